@@ -1,0 +1,3 @@
+//! The blocking (thread) front of the engine.
+
+pub(crate) mod rwlock;

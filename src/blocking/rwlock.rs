@@ -1,0 +1,425 @@
+//! [`RwLock`]: the blocking, data-owning lock over the engine.
+
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use crate::engine::RawRwLock;
+use crate::policy::{Exclusive, PhaseFair, Policy};
+
+/// A reader-writer lock for threads, with an admission [`Policy`].
+///
+/// `P` chooses who goes first when readers and writers contend:
+/// [`PhaseFair`] (the default, nobody starves), [`ReaderPreferring`],
+/// [`WriterPreferring`] or [`Exclusive`] (see [`Mutex`]). Uncontended
+/// acquire and release are a single atomic operation; a contended release
+/// hands the lock directly to the waiters the policy picks.
+///
+/// There is no poisoning: a panic while a guard is held releases the lock.
+///
+/// [`ReaderPreferring`]: crate::ReaderPreferring
+/// [`WriterPreferring`]: crate::WriterPreferring
+///
+/// ```
+/// use rwlocker::{RwLock, WriterPreferring};
+///
+/// let lock: RwLock<Vec<u32>, WriterPreferring> = RwLock::new(vec![1]);
+/// lock.write().push(2);
+/// assert_eq!(*lock.read(), [1, 2]);
+/// let w = lock.write();
+/// let r = rwlocker::RwLockWriteGuard::downgrade(w); // no writer can get in between
+/// assert_eq!(r.len(), 2);
+/// ```
+pub struct RwLock<T: ?Sized, P: Policy = PhaseFair> {
+    raw: RawRwLock<P>,
+    data: UnsafeCell<T>,
+}
+
+/// A fair (FIFO) mutex: an [`RwLock`] whose every acquisition is exclusive.
+///
+/// [`lock`](RwLock::lock) returns a write guard. It works with
+/// [`RwCondvar`](crate::RwCondvar) like any other lock of this crate.
+///
+/// ```
+/// let m = rwlocker::Mutex::new(0);
+/// *m.lock() += 1;
+/// assert_eq!(*m.lock(), 1);
+/// ```
+pub type Mutex<T> = RwLock<T, Exclusive>;
+
+// SAFETY: the lock owns a `T`; moving it to another thread moves the `T`.
+unsafe impl<T: ?Sized + Send, P: Policy> Send for RwLock<T, P> {}
+// SAFETY: writers get `&mut T` (needs `T: Send`); under a sharing policy
+// readers get `&T` on several threads at once, which `P::Shared<T>: Sync`
+// requires (`T: Sync`); under `Exclusive` only one thread at a time has
+// access, so `T: Send` suffices, as for `std::sync::Mutex`.
+unsafe impl<T: ?Sized + Send, P: Policy> Sync for RwLock<T, P> where P::Shared<T>: Sync {}
+
+impl<T, P: Policy> RwLock<T, P> {
+    crate::engine::maybe_const_fn! {
+        /// Creates a new, unlocked lock holding `value`.
+        pub fn new(value: T) -> Self {
+            RwLock { raw: RawRwLock::new(), data: UnsafeCell::new(value) }
+        }
+    }
+
+    /// Consumes the lock and returns the data.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized, P: Policy> RwLock<T, P> {
+    /// Blocks until a read lock is held.
+    ///
+    /// # Panics
+    /// If the number of readers would overflow (about 2³⁰ guards).
+    #[inline]
+    pub fn read(&self) -> RwLockReadGuard<'_, T, P> {
+        self.raw.lock_shared();
+        // SAFETY: a read lock is held and the guard releases it.
+        unsafe { self.read_guard() }
+    }
+
+    /// Blocks until the write lock is held.
+    #[inline]
+    pub fn write(&self) -> RwLockWriteGuard<'_, T, P> {
+        self.raw.lock_exclusive();
+        // SAFETY: the write lock is held and the guard releases it.
+        unsafe { self.write_guard() }
+    }
+
+    /// The exclusive entry, for code written against a mutex: the same as
+    /// [`write`](Self::write).
+    #[inline]
+    pub fn lock(&self) -> RwLockWriteGuard<'_, T, P> {
+        self.write()
+    }
+
+    /// A read lock if one is available at once, without overtaking a waiter
+    /// the policy serves first.
+    #[inline]
+    pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T, P>> {
+        // SAFETY: a read lock is held when `try_lock_shared` returns true.
+        self.raw.try_lock_shared().then(|| unsafe { self.read_guard() })
+    }
+
+    /// The write lock if it is free and nobody waits for it.
+    #[inline]
+    pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T, P>> {
+        // SAFETY: the write lock is held when `try_lock_exclusive` returns true.
+        self.raw.try_lock_exclusive().then(|| unsafe { self.write_guard() })
+    }
+
+    /// Waits up to `timeout` for a read lock. A waiter that gives up leaves
+    /// no trace: whoever it held back is admitted at once.
+    pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T, P>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_read_until(deadline),
+            None => Some(self.read()),
+        }
+    }
+
+    /// Waits until `deadline` for a read lock.
+    pub fn try_read_until(&self, deadline: Instant) -> Option<RwLockReadGuard<'_, T, P>> {
+        // SAFETY: a read lock is held when the call returns true.
+        self.raw.try_lock_shared_until(deadline).then(|| unsafe { self.read_guard() })
+    }
+
+    /// Waits up to `timeout` for the write lock. A writer that gives up
+    /// leaves no trace: readers it held back are admitted at once.
+    pub fn try_write_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T, P>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.try_write_until(deadline),
+            None => Some(self.write()),
+        }
+    }
+
+    /// Waits until `deadline` for the write lock.
+    pub fn try_write_until(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, T, P>> {
+        // SAFETY: the write lock is held when the call returns true.
+        self.raw.try_lock_exclusive_until(deadline).then(|| unsafe { self.write_guard() })
+    }
+
+    /// Whether anyone holds the lock.
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// Whether the lock is held exclusively (always the case when held
+    /// under [`Exclusive`]).
+    pub fn is_locked_exclusive(&self) -> bool {
+        self.raw.is_locked_exclusive()
+    }
+
+    /// The data, through exclusive access to the lock (no locking needed).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    /// The raw lock underneath, for code that manages locking itself.
+    pub fn raw(&self) -> &RawRwLock<P> {
+        &self.raw
+    }
+
+    /// A pointer to the data; dereferencing it is only sound while a guard
+    /// (or a manually taken raw lock) grants access.
+    pub fn data_ptr(&self) -> *mut T {
+        self.data.get()
+    }
+
+    /// # Safety
+    /// A read lock is held and ownership of it passes to the guard.
+    #[inline]
+    pub(crate) unsafe fn read_guard(&self) -> RwLockReadGuard<'_, T, P> {
+        RwLockReadGuard { lock: self, _not_send: PhantomData }
+    }
+
+    /// # Safety
+    /// The write lock is held and ownership of it passes to the guard.
+    #[inline]
+    pub(crate) unsafe fn write_guard(&self) -> RwLockWriteGuard<'_, T, P> {
+        RwLockWriteGuard { lock: self, _not_send: PhantomData }
+    }
+}
+
+impl<T: Default, P: Policy> Default for RwLock<T, P> {
+    fn default() -> Self {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T, P: Policy> From<T> for RwLock<T, P> {
+    fn from(value: T) -> Self {
+        RwLock::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug, P: Policy> fmt::Debug for RwLock<T, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Some(g) => d.field("data", &&*g),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+/// A read lock on an [`RwLock`]; released on drop.
+#[must_use = "if unused the lock is released at once"]
+pub struct RwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
+    pub(crate) lock: &'a RwLock<T, P>,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// The write lock on an [`RwLock`]; released on drop.
+#[must_use = "if unused the lock is released at once"]
+pub struct RwLockWriteGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
+    pub(crate) lock: &'a RwLock<T, P>,
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: a read guard hands out `&T` on the thread that has it; the engine
+// does not care which thread releases a lock.
+unsafe impl<T: ?Sized + Sync, P: Policy> Send for RwLockReadGuard<'_, T, P> {}
+// SAFETY: sharing the guard shares `&T`.
+unsafe impl<T: ?Sized + Sync, P: Policy> Sync for RwLockReadGuard<'_, T, P> {}
+// SAFETY: the guard hands out `&mut T` on the thread that has it (needs
+// `Send`) and `&T` to whoever borrows it (needs `Sync`).
+unsafe impl<T: ?Sized + Send + Sync, P: Policy> Send for RwLockWriteGuard<'_, T, P> {}
+// SAFETY: sharing the guard shares only `&T`.
+unsafe impl<T: ?Sized + Sync, P: Policy> Sync for RwLockWriteGuard<'_, T, P> {}
+
+impl<'a, T: ?Sized, P: Policy> RwLockReadGuard<'a, T, P> {
+    /// A guard for a part of the data, keeping the same read lock.
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> MappedRwLockReadGuard<'a, U, P> {
+        let raw = &this.lock.raw;
+        let data = NonNull::from(f(&*this));
+        core::mem::forget(this);
+        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+    }
+
+    /// The lock this guard belongs to.
+    pub fn rwlock(this: &Self) -> &'a RwLock<T, P> {
+        this.lock
+    }
+}
+
+impl<'a, T: ?Sized, P: Policy> RwLockWriteGuard<'a, T, P> {
+    /// Turns the write lock into a read lock atomically: no writer can get
+    /// in between. Readers waiting join now under `ReaderPreferring` and
+    /// `PhaseFair`; under `WriterPreferring` they keep waiting while a
+    /// writer waits; under `Exclusive` the lock stays exclusive.
+    pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T, P> {
+        let lock = this.lock;
+        core::mem::forget(this);
+        // SAFETY: the forgotten guard held the write lock; after the
+        // downgrade a read lock is held and passes to the new guard.
+        unsafe {
+            lock.raw.downgrade();
+            lock.read_guard()
+        }
+    }
+
+    /// A guard for a part of the data, keeping the write lock. A mapped
+    /// write guard cannot be downgraded (the mapped reference could outlive
+    /// the exclusive access it was derived from).
+    pub fn map<U: ?Sized>(mut this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedRwLockWriteGuard<'a, U, P> {
+        let raw = &this.lock.raw;
+        let data = NonNull::from(f(&mut *this));
+        core::mem::forget(this);
+        MappedRwLockWriteGuard { raw, data, _marker: PhantomData }
+    }
+
+    /// The lock this guard belongs to.
+    pub fn rwlock(this: &Self) -> &'a RwLock<T, P> {
+        this.lock
+    }
+}
+
+impl<T: ?Sized, P: Policy> Deref for RwLockReadGuard<'_, T, P> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds a read lock, so no `&mut T` exists.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Deref for RwLockWriteGuard<'_, T, P> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the write lock: access is exclusive.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> DerefMut for RwLockWriteGuard<'_, T, P> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the write lock: access is exclusive.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Drop for RwLockReadGuard<'_, T, P> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard holds a read lock and gives it up exactly once.
+        unsafe { self.lock.raw.unlock_shared() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Drop for RwLockWriteGuard<'_, T, P> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard holds the write lock and gives it up exactly once.
+        unsafe { self.lock.raw.unlock_exclusive() }
+    }
+}
+
+/// A read guard for part of the data ([`RwLockReadGuard::map`]).
+#[must_use = "if unused the lock is released at once"]
+pub struct MappedRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
+    raw: &'a RawRwLock<P>,
+    data: NonNull<T>,
+    _marker: PhantomData<&'a T>,
+}
+
+/// A write guard for part of the data ([`RwLockWriteGuard::map`]); it has
+/// no `downgrade`.
+#[must_use = "if unused the lock is released at once"]
+pub struct MappedRwLockWriteGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
+    raw: &'a RawRwLock<P>,
+    data: NonNull<T>,
+    _marker: PhantomData<&'a mut T>,
+}
+
+// SAFETY: as for the unmapped guards: the data is reached only through
+// `&T` (read) or `&mut T` (write) on the thread holding the guard.
+unsafe impl<T: ?Sized + Sync, P: Policy> Send for MappedRwLockReadGuard<'_, T, P> {}
+// SAFETY: sharing the guard shares `&T`.
+unsafe impl<T: ?Sized + Sync, P: Policy> Sync for MappedRwLockReadGuard<'_, T, P> {}
+// SAFETY: see `RwLockWriteGuard`.
+unsafe impl<T: ?Sized + Send + Sync, P: Policy> Send for MappedRwLockWriteGuard<'_, T, P> {}
+// SAFETY: sharing the guard shares `&T`.
+unsafe impl<T: ?Sized + Sync, P: Policy> Sync for MappedRwLockWriteGuard<'_, T, P> {}
+
+impl<'a, T: ?Sized, P: Policy> MappedRwLockReadGuard<'a, T, P> {
+    /// Maps further into the data.
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> MappedRwLockReadGuard<'a, U, P> {
+        let raw = this.raw;
+        let data = NonNull::from(f(&*this));
+        core::mem::forget(this);
+        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+    }
+}
+
+impl<'a, T: ?Sized, P: Policy> MappedRwLockWriteGuard<'a, T, P> {
+    /// Maps further into the data.
+    pub fn map<U: ?Sized>(mut this: Self, f: impl FnOnce(&mut T) -> &mut U) -> MappedRwLockWriteGuard<'a, U, P> {
+        let raw = this.raw;
+        let data = NonNull::from(f(&mut *this));
+        core::mem::forget(this);
+        MappedRwLockWriteGuard { raw, data, _marker: PhantomData }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Deref for MappedRwLockReadGuard<'_, T, P> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: `data` came from a `&T` under the read lock this guard holds.
+        unsafe { self.data.as_ref() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Deref for MappedRwLockWriteGuard<'_, T, P> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: `data` came from a `&mut T` under the write lock this guard holds.
+        unsafe { self.data.as_ref() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> DerefMut for MappedRwLockWriteGuard<'_, T, P> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: `data` came from a `&mut T` under the write lock this guard
+        // holds, and `&mut self` makes this the only access.
+        unsafe { self.data.as_mut() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Drop for MappedRwLockReadGuard<'_, T, P> {
+    fn drop(&mut self) {
+        // SAFETY: the guard holds a read lock and gives it up exactly once.
+        unsafe { self.raw.unlock_shared() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Drop for MappedRwLockWriteGuard<'_, T, P> {
+    fn drop(&mut self) {
+        // SAFETY: the guard holds the write lock and gives it up exactly once.
+        unsafe { self.raw.unlock_exclusive() }
+    }
+}
+
+macro_rules! fmt_via_deref {
+    ($($guard:ident),*) => {$(
+        impl<T: ?Sized + fmt::Debug, P: Policy> fmt::Debug for $guard<'_, T, P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+        impl<T: ?Sized + fmt::Display, P: Policy> fmt::Display for $guard<'_, T, P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+    )*};
+}
+fmt_via_deref!(RwLockReadGuard, RwLockWriteGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard);

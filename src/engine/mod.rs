@@ -1,0 +1,556 @@
+//! The admission engine: one state word, a waiter queue, four policies.
+//!
+//! # The state word
+//!
+//! ```text
+//!  31                                   2   1        0
+//! +--------------------------------------+--------+--------+
+//! |            reader count              | QUEUED | WRITER |
+//! +--------------------------------------+--------+--------+
+//! ```
+//!
+//! * `WRITER`: the lock is held exclusively (a writer, or any holder under
+//!   [`Exclusive`](crate::Exclusive)).
+//! * `QUEUED`: the waiter queue is not empty. Every transition that can
+//!   admit a waiter sees this bit and takes the slow path, so queued
+//!   waiters are never overtaken and never forgotten.
+//! * reader count: the readers holding the lock.
+//!
+//! Invariant (outside the queue lock): `QUEUED` is set exactly when the
+//! queue is not empty, and a non-empty queue means the lock is held. A
+//! release therefore never leaves the lock free while someone waits: the
+//! releaser hands it over directly, in the same compare-and-swap that
+//! releases it (*direct hand-off*), so the policy decides exactly who goes
+//! next and `try_*` calls cannot slip in between.
+//!
+//! # Fast and slow paths
+//!
+//! Uncontended acquire and release are one compare-and-swap on the state
+//! word. Everything else takes the queue lock, recomputes the state from
+//! the queue and the policy ([`plan`]), and wakes the chosen waiters after
+//! the queue lock is released.
+
+mod queue;
+pub(crate) mod waiter;
+
+use core::fmt;
+use core::marker::PhantomData;
+use std::time::Instant;
+
+use crate::loom::{park, park_timeout, spin_loop, Arc, AtomicU32, Ordering, QueueLock, UnsafeCell};
+use crate::policy::{PhaseFair, Policy, PolicyKind};
+use queue::Queue;
+use waiter::{wake_all, Kind, WakeList, Waiter, WAITING};
+
+const WRITER: u32 = 1;
+const QUEUED: u32 = 2;
+const READER: u32 = 4;
+
+/// Most readers that may hold the lock at once; one more panics.
+#[cfg(not(any(loom, test)))]
+pub(crate) const MAX_READERS: u32 = (u32::MAX >> 2) - 1;
+/// Narrow under test so the overflow path is reachable.
+#[cfg(all(test, not(loom)))]
+pub(crate) const MAX_READERS: u32 = 1000;
+/// Narrow under loom so the model can reach the overflow path.
+#[cfg(loom)]
+pub(crate) const MAX_READERS: u32 = 3;
+
+/// Bounded spin before queueing (only while nobody is queued).
+#[cfg(not(loom))]
+const SPIN_LIMIT: u32 = 100;
+#[cfg(loom)]
+const SPIN_LIMIT: u32 = 0;
+
+#[inline]
+const fn readers(s: u32) -> u32 {
+    s / READER
+}
+
+/// Nobody holds the lock (the queue may still be being updated).
+#[inline]
+const fn is_free(s: u32) -> bool {
+    s & !QUEUED == 0
+}
+
+/// A reader may take the fast path: nobody it must respect holds or waits.
+#[inline]
+fn is_read_lockable(kind: PolicyKind, s: u32) -> bool {
+    match kind {
+        // Waiting writers are ignored; only a holding writer blocks readers.
+        PolicyKind::ReaderPreferring => s & WRITER == 0,
+        // A queued waiter means a writer holds or waits.
+        PolicyKind::WriterPreferring | PolicyKind::PhaseFair => s & (WRITER | QUEUED) == 0,
+        PolicyKind::Exclusive => s == 0,
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn reader_overflow() -> ! {
+    panic!("rwlocker: reader count overflow: more than {MAX_READERS} read guards held at once (leaked guards?)")
+}
+
+/// `s` with `n` more readers, panicking before the count could wrap.
+#[inline]
+fn add_readers(s: u32, n: u32) -> u32 {
+    if readers(s) + n > MAX_READERS {
+        reader_overflow()
+    }
+    s + n * READER
+}
+
+/// Why the engine is re-deciding who may hold the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cause {
+    /// The last (or a) reader released.
+    ReaderReleased,
+    /// The writer released.
+    WriterReleased,
+    /// The writer downgraded to a read lock.
+    Downgraded,
+    /// A waiter left the queue without the lock.
+    WaiterLeft,
+}
+
+/// Whom a transition admits from the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Grant {
+    Nobody,
+    /// Every queued reader, together.
+    Readers,
+    /// The oldest queued writer.
+    FirstWriter,
+    /// The oldest waiter of either kind, exclusively.
+    Front,
+}
+
+/// The policy table of SPEC §2 as a pure function: given the state after
+/// the caller's own change, the queued counts and what happened, whom to
+/// admit.
+pub(crate) fn plan(kind: PolicyKind, s: u32, queued_readers: usize, queued_writers: usize, cause: Cause) -> Grant {
+    use PolicyKind::*;
+    let (r, w) = (queued_readers > 0, queued_writers > 0);
+    if s & WRITER != 0 || !(r || w) {
+        return Grant::Nobody;
+    }
+    if readers(s) == 0 {
+        // The lock is free: hand it over.
+        match kind {
+            Exclusive => Grant::Front,
+            ReaderPreferring if r => Grant::Readers,
+            WriterPreferring if !w => Grant::Readers,
+            // A writer's release opens a read phase for everyone waiting;
+            // after a read phase the oldest writer goes.
+            PhaseFair if r && (cause == Cause::WriterReleased || !w) => Grant::Readers,
+            _ => Grant::FirstWriter,
+        }
+    } else {
+        // Readers hold the lock: more readers may join, per policy.
+        let join = match kind {
+            Exclusive => false,
+            ReaderPreferring => true,
+            WriterPreferring => !w,
+            PhaseFair => !w || cause == Cause::Downgraded,
+        };
+        if r && join {
+            Grant::Readers
+        } else {
+            Grant::Nobody
+        }
+    }
+}
+
+/// The raw lock: admission state and waiter queue, no data.
+///
+/// Every lock of this crate is a thin, typed layer over this engine. It is
+/// public so that generic code written against [`lock_api`] can use it
+/// (see [`crate::lock_api_impl`]); most users want [`RwLock`](crate::RwLock).
+pub struct RawRwLock<P: Policy = PhaseFair> {
+    state: AtomicU32,
+    queue_lock: QueueLock,
+    /// Allocated on first contention; only touched with `queue_lock` held.
+    queue: UnsafeCell<Option<Box<Queue>>>,
+    _policy: PhantomData<P>,
+}
+
+// SAFETY: the only non-`Sync` field is `queue`, and it is accessed solely
+// through `with_queue`, which holds `queue_lock` for the whole access. The
+// waiters it stores are `Send + Sync` (threads, wakers behind a mutex).
+unsafe impl<P: Policy> Sync for RawRwLock<P> {}
+// SAFETY: moving the lock moves the boxed queue with it; no waiter refers
+// to the lock's address (a queued waiter borrows the lock, so it cannot move).
+unsafe impl<P: Policy> Send for RawRwLock<P> {}
+
+impl<P: Policy> Default for RawRwLock<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Declares a `const fn`, or a plain `fn` under loom (whose primitives
+/// have no `const` constructors).
+macro_rules! maybe_const_fn {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> Self $body:block) => {
+        #[cfg(not(loom))]
+        $(#[$m])*
+        $vis const fn $name($($arg: $ty),*) -> Self $body
+        #[cfg(loom)]
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) -> Self $body
+    };
+}
+pub(crate) use maybe_const_fn;
+
+impl<P: Policy> RawRwLock<P> {
+    maybe_const_fn! {
+        /// A new, unlocked raw lock.
+        pub fn new() -> Self {
+            RawRwLock {
+                state: AtomicU32::new(0),
+                queue_lock: QueueLock::new(),
+                queue: UnsafeCell::new(None),
+                _policy: PhantomData,
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------
+    // Fast paths
+    // ---------------------------------------------------------------
+
+    /// Takes a read lock if that is possible at once, without overtaking a
+    /// waiter the policy serves first.
+    ///
+    /// # Panics
+    /// If the reader count would overflow.
+    #[inline]
+    pub fn try_lock_shared(&self) -> bool {
+        if P::KIND == PolicyKind::Exclusive {
+            return self.try_lock_exclusive();
+        }
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            if !is_read_lockable(P::KIND, s) {
+                return false;
+            }
+            match self.state.compare_exchange_weak(s, add_readers(s, 1), Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(e) => s = e,
+            }
+        }
+    }
+
+    /// Takes the write lock if it is free and nobody waits for it.
+    #[inline]
+    pub fn try_lock_exclusive(&self) -> bool {
+        self.state.compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    }
+
+    /// Blocks the calling thread until a read lock is held.
+    #[inline]
+    pub fn lock_shared(&self) {
+        if !self.try_lock_shared() {
+            self.lock_slow(Kind::Read, None);
+        }
+    }
+
+    /// Blocks the calling thread until the write lock is held.
+    #[inline]
+    pub fn lock_exclusive(&self) {
+        if !self.try_lock_exclusive() {
+            self.lock_slow(Kind::Write, None);
+        }
+    }
+
+    /// Like [`lock_shared`](Self::lock_shared), giving up at `deadline`.
+    /// Returns whether the lock is held.
+    pub fn try_lock_shared_until(&self, deadline: Instant) -> bool {
+        self.try_lock_shared() || self.lock_slow(Kind::Read, Some(deadline))
+    }
+
+    /// Like [`lock_exclusive`](Self::lock_exclusive), giving up at `deadline`.
+    /// Returns whether the lock is held.
+    pub fn try_lock_exclusive_until(&self, deadline: Instant) -> bool {
+        self.try_lock_exclusive() || self.lock_slow(Kind::Write, Some(deadline))
+    }
+
+    /// Releases a read lock.
+    ///
+    /// # Safety
+    /// The caller holds a read lock taken from this lock, and gives it up.
+    #[inline]
+    pub unsafe fn unlock_shared(&self) {
+        if P::KIND == PolicyKind::Exclusive {
+            // SAFETY: under `Exclusive` a read lock is the exclusive lock.
+            return unsafe { self.unlock_exclusive() };
+        }
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(readers(s) > 0, "unlock_shared without a read lock");
+            if s & QUEUED != 0 && readers(s) == 1 {
+                // The last reader with waiters behind: hand the lock over.
+                return self.unlock_slow(READER, 0, Cause::ReaderReleased);
+            }
+            match self.state.compare_exchange_weak(s, s - READER, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(e) => s = e,
+            }
+        }
+    }
+
+    /// Releases the write lock.
+    ///
+    /// # Safety
+    /// The caller holds the write lock of this lock, and gives it up.
+    #[inline]
+    pub unsafe fn unlock_exclusive(&self) {
+        debug_assert!(self.state.load(Ordering::Relaxed) & WRITER != 0, "unlock_exclusive without the write lock");
+        if self.state.compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed).is_err() {
+            self.unlock_slow(WRITER, 0, Cause::WriterReleased);
+        }
+    }
+
+    /// Turns the held write lock into a read lock, atomically: no writer can
+    /// get in between. Waiting readers join per policy. Under `Exclusive`
+    /// the lock stays exclusive.
+    ///
+    /// # Safety
+    /// The caller holds the write lock of this lock; afterwards it holds a
+    /// read lock instead.
+    #[inline]
+    pub unsafe fn downgrade(&self) {
+        if P::KIND == PolicyKind::Exclusive {
+            return;
+        }
+        if self.state.compare_exchange(WRITER, READER, Ordering::Release, Ordering::Relaxed).is_err() {
+            self.unlock_slow(WRITER, READER, Cause::Downgraded);
+        }
+    }
+
+    /// Whether anyone holds the lock.
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        !is_free(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Whether the lock is held exclusively (by a writer, or by anyone
+    /// under `Exclusive`).
+    #[inline]
+    pub fn is_locked_exclusive(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & WRITER != 0
+    }
+
+    // ---------------------------------------------------------------
+    // Slow paths
+    // ---------------------------------------------------------------
+
+    /// Runs `f` on the queue with the queue lock held.
+    #[inline]
+    fn with_queue<R>(&self, f: impl FnOnce(&mut Queue) -> R) -> R {
+        let _guard = self.queue_lock.lock();
+        self.queue.with_mut(|q| {
+            // SAFETY: `queue` is only accessed here, under `queue_lock`,
+            // which `_guard` holds until `f` returns: this is the only
+            // reference to it.
+            let q = unsafe { &mut *q };
+            f(q.get_or_insert_with(Box::default))
+        })
+    }
+
+    /// Blocking acquire after the fast path failed. Returns whether the lock
+    /// is held (false only when `deadline` passed first).
+    #[cold]
+    fn lock_slow(&self, kind: Kind, deadline: Option<Instant>) -> bool {
+        // Spin briefly while the holder may be about to release and nobody
+        // is queued (a queued waiter must not be overtaken by a spinner).
+        for _ in 0..SPIN_LIMIT {
+            spin_loop();
+            if self.state.load(Ordering::Relaxed) & QUEUED != 0 {
+                break;
+            }
+            let got = match kind {
+                Kind::Read => self.try_lock_shared(),
+                Kind::Write => self.try_lock_exclusive(),
+            };
+            if got {
+                return true;
+            }
+        }
+        let waiter = Waiter::thread(kind, WAITING);
+        if self.arrive(&waiter) {
+            return true;
+        }
+        self.wait_granted(&waiter, deadline)
+    }
+
+    /// Parks until `waiter` is granted, or gives up at `deadline`.
+    pub(crate) fn wait_granted(&self, waiter: &Arc<Waiter>, deadline: Option<Instant>) -> bool {
+        loop {
+            if waiter.is_granted() {
+                return true;
+            }
+            match deadline {
+                None => park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return self.abandon(waiter);
+                    }
+                    park_timeout(d - now);
+                }
+            }
+        }
+    }
+
+    /// A new arrival: admitted at once if the policy allows (returns true,
+    /// the caller holds the lock), otherwise queued.
+    pub(crate) fn arrive(&self, waiter: &Arc<Waiter>) -> bool {
+        self.with_queue(|q| self.arrive_locked(q, waiter))
+    }
+
+    fn arrive_locked(&self, q: &mut Queue, waiter: &Arc<Waiter>) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            let admit = match (P::KIND, waiter.kind) {
+                (PolicyKind::Exclusive, _) | (_, Kind::Write) => is_free(s) && q.is_empty(),
+                (PolicyKind::ReaderPreferring, Kind::Read) => s & WRITER == 0,
+                (_, Kind::Read) => s & WRITER == 0 && q.writers == 0,
+            };
+            let new = if !admit {
+                s | QUEUED
+            } else if P::KIND == PolicyKind::Exclusive || waiter.kind == Kind::Write {
+                s | WRITER
+            } else {
+                add_readers(s, 1)
+            };
+            let cas = if new == s {
+                Ok(s)
+            } else {
+                self.state.compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed)
+            };
+            match cas {
+                Ok(_) if admit => {
+                    waiter.set_state(waiter::GRANTED);
+                    return true;
+                }
+                Ok(_) => {
+                    q.push(waiter.clone());
+                    return false;
+                }
+                Err(e) => s = e,
+            }
+        }
+    }
+
+    /// Re-queues waiters a condition variable notified, each as an arrival
+    /// at this moment. Returns those admitted at once, to be woken by the
+    /// caller once it holds no lock.
+    pub(crate) fn requeue(&self, waiters: impl IntoIterator<Item = Arc<Waiter>>) -> WakeList {
+        self.with_queue(|q| {
+            let mut wake = WakeList::new();
+            for w in waiters {
+                if self.arrive_locked(q, &w) {
+                    wake.push(w);
+                }
+            }
+            wake
+        })
+    }
+
+    /// A waiter gives up (timeout, dropped future). Returns true if it had
+    /// already been granted the lock: the caller then holds it and must
+    /// keep or release it. Otherwise it leaves the queue, and whoever its
+    /// departure makes admissible is admitted now.
+    pub(crate) fn abandon(&self, waiter: &Arc<Waiter>) -> bool {
+        let (granted, wake) = self.with_queue(|q| {
+            if waiter.is_granted() {
+                return (true, WakeList::new());
+            }
+            let was_queued = q.remove(waiter);
+            debug_assert!(was_queued, "abandoning a waiter that is neither queued nor granted");
+            (false, self.transition(q, 0, 0, Cause::WaiterLeft))
+        });
+        wake_all(wake);
+        granted
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unlock_slow(&self, release: u32, acquire: u32, cause: Cause) {
+        let wake = self.with_queue(|q| self.transition(q, release, acquire, cause));
+        wake_all(wake);
+    }
+
+    /// Applies the caller's own change (`- release + acquire`) and the
+    /// policy's grants to the state word in one compare-and-swap, then
+    /// takes the granted waiters off the queue. Queue lock held.
+    fn transition(&self, q: &mut Queue, release: u32, acquire: u32, cause: Cause) -> WakeList {
+        let mut s = self.state.load(Ordering::Relaxed);
+        loop {
+            let base = s - release + acquire;
+            let grant = plan(P::KIND, base, q.readers, q.writers, cause);
+            let (mut new, granted) = match grant {
+                Grant::Nobody => (base, 0),
+                Grant::Readers => (add_readers(base, q.readers as u32), q.readers),
+                Grant::FirstWriter | Grant::Front => (base | WRITER, 1),
+            };
+            if q.len() == granted {
+                new &= !QUEUED;
+            } else {
+                new |= QUEUED;
+            }
+            match self.state.compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed) {
+                Ok(_) => {
+                    let mut wake = WakeList::new();
+                    match grant {
+                        Grant::Nobody => {}
+                        Grant::Readers => q.grant_readers(&mut wake),
+                        Grant::FirstWriter => q.grant_first_writer(&mut wake),
+                        Grant::Front => q.grant_front(&mut wake),
+                    }
+                    return wake;
+                }
+                Err(e) => s = e,
+            }
+        }
+    }
+
+    /// The lock's state, for diagnostics (watchdogs, `Debug`).
+    pub fn state_snapshot(&self) -> StateSnapshot {
+        let s = self.state.load(Ordering::Relaxed);
+        let (queued_readers, queued_writers) = self.with_queue(|q| (q.readers, q.writers));
+        StateSnapshot {
+            readers: readers(s),
+            writer: s & WRITER != 0,
+            queued_readers,
+            queued_writers,
+        }
+    }
+}
+
+/// A point-in-time view of a lock's state, for diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateSnapshot {
+    /// Readers holding the lock.
+    pub readers: u32,
+    /// Whether the lock is held exclusively.
+    pub writer: bool,
+    /// Readers waiting in the queue.
+    pub queued_readers: usize,
+    /// Writers waiting in the queue.
+    pub queued_writers: usize,
+}
+
+impl<P: Policy> fmt::Debug for RawRwLock<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawRwLock")
+            .field("policy", &P::KIND)
+            .field("state", &self.state_snapshot())
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

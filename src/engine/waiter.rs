@@ -1,0 +1,115 @@
+//! A queued party: a parked thread or a task's waker, shared (by `Arc`)
+//! between the queue that holds it and the acquire call that waits on it.
+
+use core::task::Waker;
+
+use crate::loom::{Arc, AtomicU8, Mutex, Ordering, Thread};
+
+/// What a waiter asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Read,
+    Write,
+}
+
+/// Waiting in the lock's queue (or not yet queued).
+pub(crate) const WAITING: u8 = 0;
+/// The lock was handed to this waiter: it holds it now.
+pub(crate) const GRANTED: u8 = 1;
+/// Registered on a condition variable, not yet notified.
+pub(crate) const CV_WAITING: u8 = 2;
+/// Notified by a condition variable; re-acquiring the lock.
+pub(crate) const NOTIFIED: u8 = 3;
+
+/// How to wake the party behind a waiter.
+pub(crate) enum WakeTarget {
+    Thread(Thread),
+    /// The latest waker a poll registered. Replaced and taken under the
+    /// mutex, but called and dropped only after the mutex is released.
+    Task(Mutex<Option<Waker>>),
+}
+
+pub(crate) struct Waiter {
+    state: AtomicU8,
+    pub(crate) kind: Kind,
+    target: WakeTarget,
+}
+
+impl Waiter {
+    /// A waiter for the calling thread.
+    pub(crate) fn thread(kind: Kind, state: u8) -> Arc<Waiter> {
+        Arc::new(Waiter {
+            state: AtomicU8::new(state),
+            kind,
+            target: WakeTarget::Thread(crate::loom::current()),
+        })
+    }
+
+    /// A waiter for a task, woken through `waker`.
+    pub(crate) fn task(kind: Kind, state: u8, waker: &Waker) -> Arc<Waiter> {
+        Arc::new(Waiter {
+            state: AtomicU8::new(state),
+            kind,
+            target: WakeTarget::Task(Mutex::new(Some(waker.clone()))),
+        })
+    }
+
+    #[inline]
+    pub(crate) fn state(&self) -> u8 {
+        // Acquire: a `GRANTED` read here synchronises with the grant's
+        // release store, so the holder sees everything the releaser wrote.
+        self.state.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    pub(crate) fn is_granted(&self) -> bool {
+        self.state() == GRANTED
+    }
+
+    /// Sets the state. Only called with the engine's queue lock (or, for
+    /// condvar states, the condvar's lock) held.
+    #[inline]
+    pub(crate) fn set_state(&self, state: u8) {
+        self.state.store(state, Ordering::Release);
+    }
+
+    /// Records the waker of the latest poll. Call before checking the state,
+    /// so that a grant racing this poll either is seen by the check or finds
+    /// the new waker.
+    pub(crate) fn register(&self, waker: &Waker) {
+        if let WakeTarget::Task(slot) = &self.target {
+            let old = {
+                let mut slot = slot.lock();
+                match &*slot {
+                    Some(w) if w.will_wake(waker) => return,
+                    _ => slot.replace(waker.clone()),
+                }
+            };
+            // Dropped here, with no lock held.
+            drop(old);
+        }
+    }
+
+    /// Wakes the party. Never called with an engine or condvar lock held.
+    pub(crate) fn wake(&self) {
+        match &self.target {
+            WakeTarget::Thread(t) => t.unpark(),
+            WakeTarget::Task(slot) => {
+                let waker = slot.lock().take();
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }
+        }
+    }
+}
+
+/// Waiters to wake once the lock that chose them has been released.
+pub(crate) type WakeList = smallvec::SmallVec<[Arc<Waiter>; 4]>;
+
+/// Wakes every waiter of `list`; call with no internal lock held.
+pub(crate) fn wake_all(list: WakeList) {
+    for w in list {
+        w.wake();
+    }
+}

@@ -1,0 +1,26 @@
+//! Read-write locks done properly: a selectable admission policy, for
+//! threads and async tasks, on one engine; a condition variable that takes
+//! read guards and write guards; a reentrant-writer lock.
+//!
+//! ```
+//! use rwlocker::{RwLock, PhaseFair};
+//!
+//! let lock: RwLock<u32, PhaseFair> = RwLock::new(0);
+//! *lock.write() += 1;
+//! assert_eq!(*lock.read(), 1);
+//! ```
+#![warn(missing_docs)]
+
+mod loom;
+
+mod blocking;
+pub mod engine;
+#[cfg(feature = "lock_api")]
+pub mod lock_api_impl;
+mod policy;
+
+pub use blocking::rwlock::{
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
+pub use engine::RawRwLock;
+pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, WriterPreferring};

@@ -1,0 +1,94 @@
+//! Admission policies: zero-sized types that the engine reads as data.
+//!
+//! A policy decides who gets the lock when several parties want it. The
+//! engine has one implementation of every transition and asks the policy's
+//! [`PolicyKind`] at the points where the four rules of SPEC §2 differ; the
+//! kind is a constant, so each monomorphised lock carries only its own rule.
+
+/// Which admission rule a [`Policy`] selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PolicyKind {
+    /// See [`ReaderPreferring`].
+    ReaderPreferring,
+    /// See [`WriterPreferring`].
+    WriterPreferring,
+    /// See [`PhaseFair`].
+    PhaseFair,
+    /// See [`Exclusive`].
+    Exclusive,
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// An admission policy for [`RwLock`](crate::RwLock) and
+/// [`AsyncRwLock`](crate::AsyncRwLock).
+///
+/// This trait is sealed: the four policies of this crate are the only ones.
+pub trait Policy: sealed::Sealed + Send + Sync + Unpin + 'static {
+    /// The admission rule this policy selects.
+    const KIND: PolicyKind;
+
+    /// What must be `Sync` for a lock of this policy to be shared between
+    /// threads: `T` itself when readers share it, nothing more than `T:
+    /// Send` when every acquisition is exclusive.
+    #[doc(hidden)]
+    type Shared<T: ?Sized>: ?Sized;
+}
+
+macro_rules! policy {
+    ($(#[$doc:meta])* $name:ident) => { policy!($(#[$doc])* $name, T); };
+    ($(#[$doc:meta])* $name:ident, $shared:ty) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        pub struct $name;
+        impl sealed::Sealed for $name {}
+        impl Policy for $name {
+            const KIND: PolicyKind = PolicyKind::$name;
+            type Shared<T: ?Sized> = $shared;
+        }
+    };
+}
+
+policy! {
+    /// Readers first: a reader is admitted whenever no writer **holds** the
+    /// lock, even if writers are waiting.
+    ///
+    /// When a writer releases, every waiting reader is admitted; when the last
+    /// reader releases, the oldest waiting writer is admitted.
+    ///
+    /// **Writers can starve**: a continuous stream of overlapping readers keeps
+    /// a waiting writer out forever. Choose it for read-mostly data whose
+    /// writes can wait (caches refreshed in the background).
+    ReaderPreferring
+}
+
+policy! {
+    /// Writers first: a reader is admitted only while no writer holds **or
+    /// waits for** the lock; a releasing writer hands the lock to the oldest
+    /// waiting writer before any reader.
+    ///
+    /// **Readers can starve**: a continuous stream of writers keeps readers
+    /// out forever. Choose it when writes are rare but must not be delayed.
+    WriterPreferring
+}
+
+policy! {
+    /// Phase-fair (the default): a reader is admitted only while no writer
+    /// holds or waits; when a writer releases, **all readers waiting at that
+    /// moment are admitted together** (a read phase), and the next writer
+    /// follows that phase.
+    ///
+    /// Nobody starves: a reader waits for at most one writer's critical
+    /// section after the current read phase, and a writer waits for at most
+    /// the writers queued before it plus one read phase between each.
+    PhaseFair
+}
+
+policy! {
+    /// Exclusive: every acquisition, read or write, is exclusive, served in
+    /// FIFO order. This turns [`RwLock`](crate::RwLock) into a fair mutex
+    /// ([`Mutex`](crate::Mutex)); a downgraded guard stays exclusive.
+    Exclusive, ()
+}
