@@ -15,7 +15,7 @@ mod loom;
 
 mod blocking;
 pub mod engine;
-#[cfg(feature = "lock_api")]
+#[cfg(all(feature = "lock_api", not(loom)))]
 pub mod lock_api_impl;
 mod policy;
 
