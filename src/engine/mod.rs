@@ -40,7 +40,7 @@ use std::time::Instant;
 use crate::loom::{park, park_timeout, spin_loop, Arc, AtomicU32, Ordering, QueueLock, UnsafeCell};
 use crate::policy::{PhaseFair, Policy, PolicyKind};
 use queue::Queue;
-use waiter::{wake_all, Kind, WakeList, Waiter, WAITING};
+use waiter::{wake_all, Kind, Waiter, WakeList, WAITING};
 
 const WRITER: u32 = 1;
 const QUEUED: u32 = 2;
@@ -521,12 +521,7 @@ impl<P: Policy> RawRwLock<P> {
     pub fn state_snapshot(&self) -> StateSnapshot {
         let s = self.state.load(Ordering::Relaxed);
         let (queued_readers, queued_writers) = self.with_queue(|q| (q.readers, q.writers));
-        StateSnapshot {
-            readers: readers(s),
-            writer: s & WRITER != 0,
-            queued_readers,
-            queued_writers,
-        }
+        StateSnapshot { readers: readers(s), writer: s & WRITER != 0, queued_readers, queued_writers }
     }
 }
 
@@ -545,10 +540,7 @@ pub struct StateSnapshot {
 
 impl<P: Policy> fmt::Debug for RawRwLock<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RawRwLock")
-            .field("policy", &P::KIND)
-            .field("state", &self.state_snapshot())
-            .finish()
+        f.debug_struct("RawRwLock").field("policy", &P::KIND).field("state", &self.state_snapshot()).finish()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use super::waiter::{Kind, WakeList, Waiter, GRANTED};
+use super::waiter::{Kind, Waiter, WakeList, GRANTED};
 use crate::loom::Arc;
 
 #[derive(Default)]
@@ -59,11 +59,8 @@ impl Queue {
 
     /// Grants the oldest waiting writer.
     pub(crate) fn grant_first_writer(&mut self, wake: &mut WakeList) {
-        let i = self
-            .waiters
-            .iter()
-            .position(|w| w.kind == Kind::Write)
-            .expect("grant_first_writer with no writer queued");
+        let i =
+            self.waiters.iter().position(|w| w.kind == Kind::Write).expect("grant_first_writer with no writer queued");
         let w = self.waiters.remove(i).unwrap();
         self.writers -= 1;
         w.set_state(GRANTED);

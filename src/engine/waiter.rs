@@ -38,11 +38,7 @@ pub(crate) struct Waiter {
 impl Waiter {
     /// A waiter for the calling thread.
     pub(crate) fn thread(kind: Kind, state: u8) -> Arc<Waiter> {
-        Arc::new(Waiter {
-            state: AtomicU8::new(state),
-            kind,
-            target: WakeTarget::Thread(crate::loom::current()),
-        })
+        Arc::new(Waiter { state: AtomicU8::new(state), kind, target: WakeTarget::Thread(crate::loom::current()) })
     }
 
     /// A waiter for a task, woken through `waker`.
