@@ -13,6 +13,7 @@
 
 mod loom;
 
+mod asynchronous;
 mod blocking;
 pub mod engine;
 #[cfg(all(feature = "lock_api", not(loom)))]
@@ -21,6 +22,11 @@ mod policy;
 
 pub use blocking::rwlock::{
     MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
+pub use asynchronous::{
+    AsyncMutex, AsyncRwLock, AsyncRwLockReadFuture, AsyncRwLockReadGuard, AsyncRwLockWriteFuture,
+    AsyncRwLockWriteGuard, OwnedAsyncRwLockReadFuture, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteFuture,
+    OwnedAsyncRwLockWriteGuard,
 };
 pub use engine::RawRwLock;
 pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, WriterPreferring};

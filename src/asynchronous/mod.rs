@@ -1,0 +1,468 @@
+//! The async (task) front of the engine: [`AsyncRwLock`] and its guards.
+//!
+//! Runtime-agnostic: futures register the task's `Waker` with the engine's
+//! queue and are woken by direct hand-off, exactly as parked threads are.
+
+mod acquire;
+
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::mem::ManuallyDrop;
+use core::ops::{Deref, DerefMut};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+
+pub(crate) use acquire::Acquire;
+
+use crate::engine::waiter::Kind;
+use crate::engine::RawRwLock;
+use crate::policy::{Exclusive, PhaseFair, Policy};
+
+/// A reader-writer lock for async tasks, with an admission [`Policy`].
+///
+/// The same engine and policies as [`RwLock`](crate::RwLock); any executor
+/// works (the crate depends on none). Threads may share the lock through
+/// [`read_blocking`](Self::read_blocking) and
+/// [`write_blocking`](Self::write_blocking).
+///
+/// **Cancellation** is safe at every await point: dropping an acquire
+/// future leaves no trace in the queue, admits at once whoever it was
+/// holding back, and releases a grant it had already received. Timeouts are
+/// therefore simply the caller's, e.g. `tokio::time::timeout(d, lock.write())`.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use rwlocker::AsyncRwLock;
+///
+/// let lock = AsyncRwLock::<_>::new(5);
+/// {
+///     let r1 = lock.read().await;
+///     let r2 = lock.read().await;
+///     assert_eq!(*r1 + *r2, 10);
+/// }
+/// *lock.write().await += 1;
+/// assert_eq!(*lock.read().await, 6);
+/// # });
+/// ```
+pub struct AsyncRwLock<T: ?Sized, P: Policy = PhaseFair> {
+    raw: RawRwLock<P>,
+    data: UnsafeCell<T>,
+}
+
+/// A fair (FIFO) async mutex: an [`AsyncRwLock`] whose every acquisition is
+/// exclusive; [`lock`](AsyncRwLock::lock) returns a write guard.
+pub type AsyncMutex<T> = AsyncRwLock<T, Exclusive>;
+
+// SAFETY: the lock owns a `T`; moving it moves the `T`.
+unsafe impl<T: ?Sized + Send, P: Policy> Send for AsyncRwLock<T, P> {}
+// SAFETY: as for `RwLock`: writers need `T: Send`, shared readers need
+// `T: Sync` unless the policy is `Exclusive` (`P::Shared<T>`).
+unsafe impl<T: ?Sized + Send, P: Policy> Sync for AsyncRwLock<T, P> where P::Shared<T>: Sync {}
+
+impl<T, P: Policy> AsyncRwLock<T, P> {
+    crate::engine::maybe_const_fn! {
+        /// Creates a new, unlocked lock holding `value`.
+        pub fn new(value: T) -> Self {
+            AsyncRwLock { raw: RawRwLock::new(), data: UnsafeCell::new(value) }
+        }
+    }
+
+    /// Consumes the lock and returns the data.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
+    /// Waits for a read lock.
+    ///
+    /// The future joins the queue at its first `Pending` poll.
+    pub fn read(&self) -> AsyncRwLockReadFuture<'_, T, P> {
+        AsyncRwLockReadFuture { lock: self, acquire: Acquire::new(Kind::Read) }
+    }
+
+    /// Waits for the write lock.
+    pub fn write(&self) -> AsyncRwLockWriteFuture<'_, T, P> {
+        AsyncRwLockWriteFuture { lock: self, acquire: Acquire::new(Kind::Write) }
+    }
+
+    /// The exclusive entry, for code written against a mutex: the same as
+    /// [`write`](Self::write).
+    pub fn lock(&self) -> AsyncRwLockWriteFuture<'_, T, P> {
+        self.write()
+    }
+
+    /// Waits for a read lock whose guard keeps the `Arc` (no lifetime).
+    pub fn read_owned(self: Arc<Self>) -> OwnedAsyncRwLockReadFuture<T, P> {
+        OwnedAsyncRwLockReadFuture { lock: Some(self), acquire: Acquire::new(Kind::Read) }
+    }
+
+    /// Waits for the write lock with a guard that keeps the `Arc`.
+    pub fn write_owned(self: Arc<Self>) -> OwnedAsyncRwLockWriteFuture<T, P> {
+        OwnedAsyncRwLockWriteFuture { lock: Some(self), acquire: Acquire::new(Kind::Write) }
+    }
+
+    /// A read lock if one is available at once, without overtaking a waiter
+    /// the policy serves first.
+    pub fn try_read(&self) -> Option<AsyncRwLockReadGuard<'_, T, P>> {
+        // SAFETY: a read lock is held when `try_lock_shared` returns true.
+        self.raw.try_lock_shared().then(|| unsafe { AsyncRwLockReadGuard::new(self) })
+    }
+
+    /// The write lock if it is free and nobody waits for it.
+    pub fn try_write(&self) -> Option<AsyncRwLockWriteGuard<'_, T, P>> {
+        // SAFETY: the write lock is held when `try_lock_exclusive` returns true.
+        self.raw.try_lock_exclusive().then(|| unsafe { AsyncRwLockWriteGuard::new(self) })
+    }
+
+    /// Blocks the calling thread until a read lock is held: for synchronous
+    /// code sharing the lock with tasks. Do not call it from async code.
+    pub fn read_blocking(&self) -> AsyncRwLockReadGuard<'_, T, P> {
+        self.raw.lock_shared();
+        // SAFETY: a read lock is held.
+        unsafe { AsyncRwLockReadGuard::new(self) }
+    }
+
+    /// Blocks the calling thread until the write lock is held.
+    pub fn write_blocking(&self) -> AsyncRwLockWriteGuard<'_, T, P> {
+        self.raw.lock_exclusive();
+        // SAFETY: the write lock is held.
+        unsafe { AsyncRwLockWriteGuard::new(self) }
+    }
+
+    /// Whether anyone holds the lock.
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// Whether the lock is held exclusively.
+    pub fn is_locked_exclusive(&self) -> bool {
+        self.raw.is_locked_exclusive()
+    }
+
+    /// The data, through exclusive access to the lock.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    /// The raw lock underneath (for diagnostics and manual locking).
+    pub fn raw(&self) -> &RawRwLock<P> {
+        &self.raw
+    }
+}
+
+impl<T: Default, P: Policy> Default for AsyncRwLock<T, P> {
+    fn default() -> Self {
+        AsyncRwLock::new(T::default())
+    }
+}
+
+impl<T, P: Policy> From<T> for AsyncRwLock<T, P> {
+    fn from(value: T) -> Self {
+        AsyncRwLock::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug, P: Policy> fmt::Debug for AsyncRwLock<T, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("AsyncRwLock");
+        match self.try_read() {
+            Some(g) => d.field("data", &&*g),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Futures
+// ---------------------------------------------------------------------------
+
+macro_rules! borrowed_future {
+    ($(#[$doc:meta])* $name:ident => $guard:ident) => {
+        $(#[$doc])*
+        #[must_use = "futures do nothing unless polled"]
+        pub struct $name<'a, T: ?Sized, P: Policy = PhaseFair> {
+            lock: &'a AsyncRwLock<T, P>,
+            acquire: Acquire,
+        }
+
+        impl<'a, T: ?Sized, P: Policy> Future for $name<'a, T, P> {
+            type Output = $guard<'a, T, P>;
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                let this = self.get_mut();
+                match this.acquire.poll(&this.lock.raw, cx) {
+                    // SAFETY: `Ready` means the lock is held in this mode.
+                    Poll::Ready(()) => Poll::Ready(unsafe { $guard::new(this.lock) }),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+
+        impl<T: ?Sized, P: Policy> Drop for $name<'_, T, P> {
+            fn drop(&mut self) {
+                self.acquire.cancel(&self.lock.raw);
+            }
+        }
+
+        impl<T: ?Sized, P: Policy> fmt::Debug for $name<'_, T, P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+macro_rules! owned_future {
+    ($(#[$doc:meta])* $name:ident => $guard:ident) => {
+        $(#[$doc])*
+        #[must_use = "futures do nothing unless polled"]
+        pub struct $name<T: ?Sized, P: Policy = PhaseFair> {
+            /// `None` once the guard has taken it.
+            lock: Option<Arc<AsyncRwLock<T, P>>>,
+            acquire: Acquire,
+        }
+
+        impl<T: ?Sized, P: Policy> Future for $name<T, P> {
+            type Output = $guard<T, P>;
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                let this = self.get_mut();
+                let lock = this.lock.as_ref().expect("rwlocker: lock future polled after it completed");
+                match this.acquire.poll(&lock.raw, cx) {
+                    // SAFETY: `Ready` means the lock is held in this mode.
+                    Poll::Ready(()) => Poll::Ready(unsafe { $guard::new(this.lock.take().unwrap()) }),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+
+        impl<T: ?Sized, P: Policy> Drop for $name<T, P> {
+            fn drop(&mut self) {
+                if let Some(lock) = &self.lock {
+                    self.acquire.cancel(&lock.raw);
+                }
+            }
+        }
+
+        impl<T: ?Sized, P: Policy> fmt::Debug for $name<T, P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+borrowed_future! {
+    /// The future of [`AsyncRwLock::read`].
+    AsyncRwLockReadFuture => AsyncRwLockReadGuard
+}
+borrowed_future! {
+    /// The future of [`AsyncRwLock::write`] and [`AsyncRwLock::lock`].
+    AsyncRwLockWriteFuture => AsyncRwLockWriteGuard
+}
+owned_future! {
+    /// The future of [`AsyncRwLock::read_owned`].
+    OwnedAsyncRwLockReadFuture => OwnedAsyncRwLockReadGuard
+}
+owned_future! {
+    /// The future of [`AsyncRwLock::write_owned`].
+    OwnedAsyncRwLockWriteFuture => OwnedAsyncRwLockWriteGuard
+}
+
+// ---------------------------------------------------------------------------
+// Guards
+// ---------------------------------------------------------------------------
+
+/// A read lock on an [`AsyncRwLock`]; released on drop.
+#[must_use = "if unused the lock is released at once"]
+pub struct AsyncRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
+    lock: &'a AsyncRwLock<T, P>,
+    _marker: PhantomData<*const ()>,
+}
+
+/// The write lock on an [`AsyncRwLock`]; released on drop.
+#[must_use = "if unused the lock is released at once"]
+pub struct AsyncRwLockWriteGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
+    lock: &'a AsyncRwLock<T, P>,
+    _marker: PhantomData<*const ()>,
+}
+
+/// A read lock on an `Arc<AsyncRwLock>`; released on drop.
+#[must_use = "if unused the lock is released at once"]
+pub struct OwnedAsyncRwLockReadGuard<T: ?Sized, P: Policy = PhaseFair> {
+    lock: ManuallyDrop<Arc<AsyncRwLock<T, P>>>,
+    _marker: PhantomData<*const ()>,
+}
+
+/// The write lock on an `Arc<AsyncRwLock>`; released on drop.
+#[must_use = "if unused the lock is released at once"]
+pub struct OwnedAsyncRwLockWriteGuard<T: ?Sized, P: Policy = PhaseFair> {
+    lock: ManuallyDrop<Arc<AsyncRwLock<T, P>>>,
+    _marker: PhantomData<*const ()>,
+}
+
+macro_rules! guard_common {
+    ($guard:ident $(<$a:lifetime>)?, $handle:ty, $wrap:expr) => {
+        impl<$($a,)? T: ?Sized, P: Policy> $guard<$($a,)? T, P> {
+            /// # Safety
+            /// The lock is held in this guard's mode; the guard releases it.
+            #[inline]
+            pub(crate) unsafe fn new(lock: $handle) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                $guard { lock: ($wrap)(lock), _marker: PhantomData }
+            }
+
+            /// The lock this guard belongs to.
+            pub fn rwlock(this: &Self) -> &AsyncRwLock<T, P> {
+                &this.lock
+            }
+        }
+
+        // SAFETY: the guard gives `&T` (and `&mut T` for writers) on the
+        // thread that has it, which is what the lock being `Sync` allows;
+        // the engine lets any thread release.
+        unsafe impl<$($a,)? T: ?Sized + Send, P: Policy> Send for $guard<$($a,)? T, P> where P::Shared<T>: Sync {}
+        // SAFETY: sharing the guard shares `&T`.
+        unsafe impl<$($a,)? T: ?Sized + Send + Sync, P: Policy> Sync for $guard<$($a,)? T, P> {}
+
+        impl<$($a,)? T: ?Sized, P: Policy> Deref for $guard<$($a,)? T, P> {
+            type Target = T;
+            #[inline]
+            fn deref(&self) -> &T {
+                // SAFETY: the guard holds the lock, so no `&mut T` exists
+                // besides one this guard itself hands out.
+                unsafe { &*self.lock.data.get() }
+            }
+        }
+
+        impl<$($a,)? T: ?Sized + fmt::Debug, P: Policy> fmt::Debug for $guard<$($a,)? T, P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<$($a,)? T: ?Sized + fmt::Display, P: Policy> fmt::Display for $guard<$($a,)? T, P> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+    };
+}
+
+guard_common!(AsyncRwLockReadGuard<'a>, &'a AsyncRwLock<T, P>, |l| l);
+guard_common!(AsyncRwLockWriteGuard<'a>, &'a AsyncRwLock<T, P>, |l| l);
+guard_common!(OwnedAsyncRwLockReadGuard, Arc<AsyncRwLock<T, P>>, ManuallyDrop::new);
+guard_common!(OwnedAsyncRwLockWriteGuard, Arc<AsyncRwLock<T, P>>, ManuallyDrop::new);
+
+macro_rules! deref_mut {
+    ($guard:ident $(<$a:lifetime>)?) => {
+        impl<$($a,)? T: ?Sized, P: Policy> DerefMut for $guard<$($a,)? T, P> {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut T {
+                // SAFETY: the guard holds the write lock: access is exclusive.
+                unsafe { &mut *self.lock.data.get() }
+            }
+        }
+    };
+}
+deref_mut!(AsyncRwLockWriteGuard<'a>);
+deref_mut!(OwnedAsyncRwLockWriteGuard);
+
+impl<T: ?Sized, P: Policy> Drop for AsyncRwLockReadGuard<'_, T, P> {
+    fn drop(&mut self) {
+        // SAFETY: the guard holds a read lock and gives it up exactly once.
+        unsafe { self.lock.raw.unlock_shared() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Drop for AsyncRwLockWriteGuard<'_, T, P> {
+    fn drop(&mut self) {
+        // SAFETY: the guard holds the write lock and gives it up exactly once.
+        unsafe { self.lock.raw.unlock_exclusive() }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Drop for OwnedAsyncRwLockReadGuard<T, P> {
+    fn drop(&mut self) {
+        // SAFETY: the guard holds a read lock and gives it up exactly once;
+        // the `Arc` is dropped once, after the release.
+        unsafe {
+            self.lock.raw.unlock_shared();
+            ManuallyDrop::drop(&mut self.lock);
+        }
+    }
+}
+
+impl<T: ?Sized, P: Policy> Drop for OwnedAsyncRwLockWriteGuard<T, P> {
+    fn drop(&mut self) {
+        // SAFETY: the guard holds the write lock and gives it up exactly
+        // once; the `Arc` is dropped once, after the release.
+        unsafe {
+            self.lock.raw.unlock_exclusive();
+            ManuallyDrop::drop(&mut self.lock);
+        }
+    }
+}
+
+impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
+    /// Gives up the guard without releasing the lock; returns the lock.
+    pub(crate) fn into_lock(this: Self) -> &'a AsyncRwLock<T, P> {
+        let lock = this.lock;
+        core::mem::forget(this);
+        lock
+    }
+}
+
+impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
+    /// Gives up the guard without releasing the lock; returns the lock.
+    pub(crate) fn into_lock(this: Self) -> &'a AsyncRwLock<T, P> {
+        let lock = this.lock;
+        core::mem::forget(this);
+        lock
+    }
+
+    /// Turns the write lock into a read lock atomically (no writer gets in
+    /// between). Waiting readers join per policy, as for
+    /// [`RwLockWriteGuard::downgrade`](crate::RwLockWriteGuard::downgrade).
+    pub fn downgrade(this: Self) -> AsyncRwLockReadGuard<'a, T, P> {
+        let lock = Self::into_lock(this);
+        // SAFETY: we held the write lock; after the downgrade we hold a
+        // read lock, which passes to the new guard.
+        unsafe {
+            lock.raw.downgrade();
+            AsyncRwLockReadGuard::new(lock)
+        }
+    }
+}
+
+impl<T: ?Sized, P: Policy> OwnedAsyncRwLockReadGuard<T, P> {
+    /// Gives up the guard without releasing the lock; returns the `Arc`.
+    pub(crate) fn into_lock(this: Self) -> Arc<AsyncRwLock<T, P>> {
+        let mut this = ManuallyDrop::new(this);
+        // SAFETY: `this` is never dropped, so the `Arc` is moved out once.
+        unsafe { ManuallyDrop::take(&mut this.lock) }
+    }
+}
+
+impl<T: ?Sized, P: Policy> OwnedAsyncRwLockWriteGuard<T, P> {
+    /// Gives up the guard without releasing the lock; returns the `Arc`.
+    pub(crate) fn into_lock(this: Self) -> Arc<AsyncRwLock<T, P>> {
+        let mut this = ManuallyDrop::new(this);
+        // SAFETY: `this` is never dropped, so the `Arc` is moved out once.
+        unsafe { ManuallyDrop::take(&mut this.lock) }
+    }
+
+    /// Turns the write lock into a read lock atomically.
+    pub fn downgrade(this: Self) -> OwnedAsyncRwLockReadGuard<T, P> {
+        let lock = Self::into_lock(this);
+        // SAFETY: we held the write lock; after the downgrade we hold a
+        // read lock, which passes to the new guard.
+        unsafe {
+            lock.raw.downgrade();
+            OwnedAsyncRwLockReadGuard::new(lock)
+        }
+    }
+}
