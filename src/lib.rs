@@ -26,7 +26,7 @@ pub use blocking::rwlock::{
 pub use asynchronous::{
     AsyncMutex, AsyncRwLock, AsyncRwLockReadFuture, AsyncRwLockReadGuard, AsyncRwLockWriteFuture,
     AsyncRwLockWriteGuard, OwnedAsyncRwLockReadFuture, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteFuture,
-    OwnedAsyncRwLockWriteGuard,
+    OwnedAsyncRwLockWriteGuard, RawAcquire,
 };
 pub use engine::RawRwLock;
 pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, WriterPreferring};

@@ -81,3 +81,67 @@ impl Acquire {
         }
     }
 }
+
+/// A lock acquisition in progress, polled by hand: the building block for
+/// fronts outside this crate (a foreign-language binding, a custom
+/// executor) that cannot hold a borrowing future.
+///
+/// Poll it with [`RawAcquire::poll`] until `Ready` (the lock is then held
+/// in the requested mode, to be released with
+/// [`RawRwLock::unlock_shared`] / [`RawRwLock::unlock_exclusive`]); to give
+/// up, call [`RawAcquire::cancel`], which leaves no trace and releases a
+/// grant already received. Always use one `RawAcquire` with one lock, and
+/// cancel it before dropping it unfinished: a dropped, queued acquisition
+/// stays queued and blocks the lock for everyone behind it.
+///
+/// ```
+/// use core::task::{Context, Poll, Waker};
+/// use rwlocker::{RawAcquire, RawRwLock};
+///
+/// let lock = RawRwLock::<rwlocker::PhaseFair>::new();
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let mut acq = RawAcquire::write();
+/// assert_eq!(acq.poll(&lock, &mut cx), Poll::Ready(()));
+/// let mut second = RawAcquire::read();
+/// assert_eq!(second.poll(&lock, &mut cx), Poll::Pending);
+/// second.cancel(&lock); // leaves the queue
+/// unsafe { lock.unlock_exclusive() };
+/// assert!(!lock.is_locked());
+/// ```
+pub struct RawAcquire(Acquire);
+
+impl RawAcquire {
+    /// An acquisition of a read lock.
+    pub const fn read() -> Self {
+        RawAcquire(Acquire::new(Kind::Read))
+    }
+
+    /// An acquisition of the write lock.
+    pub const fn write() -> Self {
+        RawAcquire(Acquire::new(Kind::Write))
+    }
+
+    /// Polls for the lock; `Ready` means the caller holds it. Polling again
+    /// after `Ready` panics.
+    pub fn poll<P: Policy>(&mut self, raw: &RawRwLock<P>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.poll(raw, cx)
+    }
+
+    /// Gives up; a grant already received is released. Does nothing once
+    /// the acquisition has completed or been cancelled.
+    pub fn cancel<P: Policy>(&mut self, raw: &RawRwLock<P>) {
+        self.0.cancel(raw)
+    }
+
+    /// Whether the acquisition is queued (polled `Pending`, not yet
+    /// finished or cancelled).
+    pub fn is_queued(&self) -> bool {
+        matches!(self.0.state, State::Queued(_))
+    }
+}
+
+impl core::fmt::Debug for RawAcquire {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RawAcquire").field("kind", &self.0.kind).field("queued", &self.is_queued()).finish()
+    }
+}

@@ -16,6 +16,7 @@ use core::task::{Context, Poll};
 use std::sync::Arc;
 
 pub(crate) use acquire::Acquire;
+pub use acquire::RawAcquire;
 
 use crate::engine::waiter::Kind;
 use crate::engine::RawRwLock;
