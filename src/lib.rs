@@ -15,11 +15,13 @@ mod loom;
 
 mod asynchronous;
 mod blocking;
+mod condvar;
 pub mod engine;
 #[cfg(all(feature = "lock_api", not(loom)))]
 pub mod lock_api_impl;
 mod policy;
 
+pub use blocking::reentrant::{ReentrantRwLock, ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
 pub use blocking::rwlock::{
     MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
@@ -27,6 +29,9 @@ pub use asynchronous::{
     AsyncMutex, AsyncRwLock, AsyncRwLockReadFuture, AsyncRwLockReadGuard, AsyncRwLockWriteFuture,
     AsyncRwLockWriteGuard, OwnedAsyncRwLockReadFuture, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteFuture,
     OwnedAsyncRwLockWriteGuard, RawAcquire,
+};
+pub use condvar::{
+    AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, CondvarGuard, RwCondvar, WaitTimeoutResult,
 };
 pub use engine::RawRwLock;
 pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, WriterPreferring};

@@ -1,0 +1,310 @@
+//! [`AsyncRwCondvar`]: the condition variable for async lock guards.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::collections::VecDeque;
+use std::sync::Arc as StdArc;
+
+use super::two_locks;
+use crate::asynchronous::{
+    Acquire, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, OwnedAsyncRwLockReadGuard,
+    OwnedAsyncRwLockWriteGuard,
+};
+use crate::engine::waiter::{wake_all, Kind, WakeList, Waiter, CV_WAITING, NOTIFIED};
+use crate::loom::{Arc, Mutex};
+use crate::policy::Policy;
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// What an async condvar wait needs from a guard: release it keeping a
+    /// handle to the lock, then re-acquire through that handle.
+    #[allow(private_interfaces)]
+    pub trait Sealed: Sized {
+        /// The lock reference the guard keeps (`&AsyncRwLock` or `Arc`).
+        type Handle;
+        /// The mode the guard holds.
+        const KIND: Kind;
+        /// The lock's identity.
+        fn lock_id(&self) -> usize;
+        /// Releases the lock; keeps the handle.
+        fn release(self) -> Self::Handle;
+        /// Polls a re-acquisition in the guard's mode.
+        fn poll_acquire(handle: &Self::Handle, acquire: &mut Acquire, cx: &mut Context<'_>) -> Poll<()>;
+        /// Cancels a re-acquisition (releasing a grant received).
+        fn cancel_acquire(handle: &Self::Handle, acquire: &mut Acquire);
+        /// Rebuilds the guard.
+        ///
+        /// # Safety
+        /// The lock is held in `KIND` mode.
+        unsafe fn rebuild(handle: Self::Handle) -> Self;
+    }
+}
+
+/// A guard [`AsyncRwCondvar`] can wait with: the read and write guards of
+/// [`AsyncRwLock`], borrowed or owned, any policy.
+pub trait AsyncCondvarGuard: sealed::Sealed {}
+
+macro_rules! async_guard {
+    ($guard:ident $(<$a:lifetime>)?, $handle:ty, $kind:expr, $unlock:ident) => {
+        // The sealed trait's items name crate-private types on purpose: no
+        // one outside the crate can call or implement them.
+        #[allow(private_interfaces)]
+        impl<$($a,)? T: ?Sized, P: Policy> sealed::Sealed for $guard<$($a,)? T, P> {
+            type Handle = $handle;
+            const KIND: Kind = $kind;
+            fn lock_id(&self) -> usize {
+                ($guard::rwlock(self) as *const AsyncRwLock<T, P>).cast::<()>() as usize
+            }
+            fn release(self) -> $handle {
+                let handle = $guard::into_lock(self);
+                // SAFETY: the guard held the lock in this mode and was
+                // consumed without releasing it.
+                unsafe { handle.raw().$unlock() };
+                handle
+            }
+            fn poll_acquire(handle: &$handle, acquire: &mut Acquire, cx: &mut Context<'_>) -> Poll<()> {
+                acquire.poll(handle.raw(), cx)
+            }
+            fn cancel_acquire(handle: &$handle, acquire: &mut Acquire) {
+                acquire.cancel(handle.raw())
+            }
+            unsafe fn rebuild(handle: $handle) -> Self {
+                // SAFETY: forwarded from the caller's obligation.
+                unsafe { $guard::new(handle) }
+            }
+        }
+        impl<$($a,)? T: ?Sized, P: Policy> AsyncCondvarGuard for $guard<$($a,)? T, P> {}
+    };
+}
+
+async_guard!(AsyncRwLockReadGuard<'a>, &'a AsyncRwLock<T, P>, Kind::Read, unlock_shared);
+async_guard!(AsyncRwLockWriteGuard<'a>, &'a AsyncRwLock<T, P>, Kind::Write, unlock_exclusive);
+async_guard!(OwnedAsyncRwLockReadGuard, StdArc<AsyncRwLock<T, P>>, Kind::Read, unlock_shared);
+async_guard!(OwnedAsyncRwLockWriteGuard, StdArc<AsyncRwLock<T, P>>, Kind::Write, unlock_exclusive);
+
+/// A condition variable for [`AsyncRwLock`] guards, read or write, borrowed
+/// or owned (any policy, [`AsyncMutex`](crate::AsyncMutex) included).
+///
+/// * [`wait`](Self::wait) takes the guard by value: the waiter registers
+///   **before** the lock is released (no wakeup can be lost in between),
+///   and the future returns the guard, holding the same mode again.
+/// * FIFO wake order; `notify(n)` wakes exactly `min(n, waiting)`; no
+///   spurious wakeups.
+/// * Cancellation: dropping a wait that had already been notified passes
+///   the notification to the next waiter, so `notify(n)` always reaches `n`
+///   live waiters; if it had also re-acquired the lock, that grant is
+///   released too.
+/// * A notified task re-acquires the lock when it next runs, as an arrival
+///   at that moment (tasks are cheap to wake; unlike [`RwCondvar`], whose
+///   sleeping threads are moved onto the lock's queue directly).
+///
+/// [`RwCondvar`]: crate::RwCondvar
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use rwlocker::{AsyncRwCondvar, AsyncRwLock};
+///
+/// let lock = AsyncRwLock::<_>::new(false);
+/// let cv = AsyncRwCondvar::new();
+/// let waiter = async {
+///     let guard = lock.read().await;
+///     let guard = cv.wait_while(guard, |ready| !*ready).await;
+///     assert!(*guard);
+/// };
+/// let setter = async {
+///     *lock.write().await = true;
+///     cv.notify_all();
+/// };
+/// futures::join!(waiter, setter);
+/// # });
+/// ```
+pub struct AsyncRwCondvar {
+    state: Mutex<AsyncCvState>,
+}
+
+struct AsyncCvState {
+    /// Identity of the lock the registered waiters belong to.
+    lock: usize,
+    waiters: VecDeque<Arc<Waiter>>,
+}
+
+impl Default for AsyncRwCondvar {
+    fn default() -> Self {
+        AsyncRwCondvar::new()
+    }
+}
+
+impl fmt::Debug for AsyncRwCondvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncRwCondvar").field("waiters", &self.state.lock().waiters.len()).finish()
+    }
+}
+
+impl AsyncRwCondvar {
+    crate::engine::maybe_const_fn! {
+        /// A condition variable with no waiters.
+        pub fn new() -> Self {
+            AsyncRwCondvar { state: Mutex::new(AsyncCvState { lock: 0, waiters: VecDeque::new() }) }
+        }
+    }
+
+    /// Releases the guard's lock, waits for a notification, and resolves to
+    /// the guard, holding the same mode again.
+    ///
+    /// Nothing happens until the future is first polled; dropping it before
+    /// then drops the guard (releasing the lock) and registers nothing.
+    ///
+    /// # Panics
+    /// (When polled) if waiters of another lock are registered.
+    pub fn wait<G: AsyncCondvarGuard>(&self, guard: G) -> AsyncRwCondvarWait<'_, G> {
+        AsyncRwCondvarWait { cv: self, phase: Phase::Start(guard) }
+    }
+
+    /// Waits while `condition` holds; resolves to the guard once it is false.
+    pub async fn wait_while<G, T>(&self, mut guard: G, mut condition: impl FnMut(&T) -> bool) -> G
+    where
+        G: AsyncCondvarGuard + core::ops::Deref<Target = T>,
+        T: ?Sized,
+    {
+        while condition(&*guard) {
+            guard = self.wait(guard).await;
+        }
+        guard
+    }
+
+    /// Wakes one waiter; returns whether there was one.
+    pub fn notify_one(&self) -> bool {
+        self.notify(1) == 1
+    }
+
+    /// Wakes every waiter registered before this call; returns how many.
+    pub fn notify_all(&self) -> usize {
+        self.notify(usize::MAX)
+    }
+
+    /// Wakes exactly `min(n, waiting)` waiters, oldest first; returns that
+    /// number.
+    pub fn notify(&self, n: usize) -> usize {
+        let wake: WakeList = {
+            let mut st = self.state.lock();
+            let count = n.min(st.waiters.len());
+            st.waiters.drain(..count).inspect(|w| w.set_state(NOTIFIED)).collect()
+        };
+        let count = wake.len();
+        wake_all(wake);
+        count
+    }
+
+    /// Registers a waiter for the lock `lock_id`.
+    fn register(&self, lock_id: usize, waiter: Arc<Waiter>) {
+        let mut st = self.state.lock();
+        if !st.waiters.is_empty() && st.lock != lock_id {
+            drop(st);
+            two_locks();
+        }
+        st.lock = lock_id;
+        st.waiters.push_back(waiter);
+    }
+
+    /// A waiter gives up; returns whether it had been notified.
+    fn deregister(&self, waiter: &Arc<Waiter>) -> bool {
+        let mut st = self.state.lock();
+        if waiter.state() == CV_WAITING {
+            let i = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)).unwrap();
+            st.waiters.remove(i);
+            false
+        } else {
+            true
+        }
+    }
+}
+
+enum Phase<G: sealed::Sealed> {
+    Start(G),
+    Waiting(G::Handle, Arc<Waiter>),
+    Reacquiring(G::Handle, Acquire),
+    Done,
+}
+
+/// The future of [`AsyncRwCondvar::wait`]; resolves to the guard.
+#[must_use = "futures do nothing unless polled"]
+pub struct AsyncRwCondvarWait<'c, G: AsyncCondvarGuard> {
+    cv: &'c AsyncRwCondvar,
+    phase: Phase<G>,
+}
+
+// The future holds no self-references.
+impl<G: AsyncCondvarGuard> Unpin for AsyncRwCondvarWait<'_, G> {}
+
+impl<G: AsyncCondvarGuard> fmt::Debug for AsyncRwCondvarWait<'_, G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match self.phase {
+            Phase::Start(_) => "start",
+            Phase::Waiting(..) => "waiting",
+            Phase::Reacquiring(..) => "reacquiring",
+            Phase::Done => "done",
+        };
+        f.debug_struct("AsyncRwCondvarWait").field("phase", &phase).finish()
+    }
+}
+
+impl<G: AsyncCondvarGuard> Future for AsyncRwCondvarWait<'_, G> {
+    type Output = G;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
+        let this = self.get_mut();
+        loop {
+            match core::mem::replace(&mut this.phase, Phase::Done) {
+                Phase::Start(guard) => {
+                    let waiter = Waiter::task(G::KIND, CV_WAITING, cx.waker());
+                    // Register first, then release: a notify in between
+                    // finds this waiter.
+                    this.cv.register(guard.lock_id(), waiter.clone());
+                    let handle = guard.release();
+                    this.phase = Phase::Waiting(handle, waiter);
+                }
+                Phase::Waiting(handle, waiter) => {
+                    waiter.register(cx.waker());
+                    if waiter.state() == NOTIFIED {
+                        this.phase = Phase::Reacquiring(handle, Acquire::new(G::KIND));
+                    } else {
+                        this.phase = Phase::Waiting(handle, waiter);
+                        return Poll::Pending;
+                    }
+                }
+                Phase::Reacquiring(handle, mut acquire) => match G::poll_acquire(&handle, &mut acquire, cx) {
+                    // SAFETY: `Ready` means the lock is held in `G::KIND`.
+                    Poll::Ready(()) => return Poll::Ready(unsafe { G::rebuild(handle) }),
+                    Poll::Pending => {
+                        this.phase = Phase::Reacquiring(handle, acquire);
+                        return Poll::Pending;
+                    }
+                },
+                Phase::Done => panic!("rwlocker: condvar wait polled after it completed"),
+            }
+        }
+    }
+}
+
+impl<G: AsyncCondvarGuard> Drop for AsyncRwCondvarWait<'_, G> {
+    fn drop(&mut self) {
+        match core::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Waiting(_, waiter) => {
+                if self.cv.deregister(&waiter) {
+                    // Notified but gone: pass the notification on.
+                    self.cv.notify(1);
+                }
+            }
+            Phase::Reacquiring(handle, mut acquire) => {
+                // Notified (and maybe granted again): release any grant,
+                // then pass the notification on.
+                G::cancel_acquire(&handle, &mut acquire);
+                self.cv.notify(1);
+            }
+            Phase::Start(_) | Phase::Done => {}
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! How a condition variable releases and re-takes the lock of a guard.
+//!
+//! The condvars are not generic over locks; the guard types implement a
+//! sealed trait that gives the condvar the raw lock (as `dyn WaitLock`) and
+//! the mode to release and re-acquire.
+
+// The sealed traits name crate-private types on purpose: nobody outside the
+// crate can call or implement their items.
+#![allow(private_interfaces)]
+
+use crate::blocking::rwlock::{RwLockReadGuard, RwLockWriteGuard};
+use crate::engine::waiter::{Kind, WakeList, Waiter};
+use crate::engine::RawRwLock;
+use crate::loom::Arc;
+use crate::policy::Policy;
+
+/// The operations a condvar needs from a raw lock, object-safe so that one
+/// condvar serves every policy.
+pub trait WaitLock: Sync {
+    /// Re-queues notified waiters as arrivals; returns those admitted now.
+    fn requeue(&self, waiters: &mut dyn Iterator<Item = Arc<Waiter>>) -> WakeList;
+    /// Takes the lock in `kind` mode, blocking.
+    fn lock_kind(&self, kind: Kind);
+    /// Releases the lock held in `kind` mode.
+    ///
+    /// # Safety
+    /// The caller holds the lock in that mode.
+    unsafe fn unlock_kind(&self, kind: Kind);
+}
+
+impl<P: Policy> WaitLock for RawRwLock<P> {
+    fn requeue(&self, waiters: &mut dyn Iterator<Item = Arc<Waiter>>) -> WakeList {
+        RawRwLock::requeue(self, waiters)
+    }
+    fn lock_kind(&self, kind: Kind) {
+        match kind {
+            Kind::Read => self.lock_shared(),
+            Kind::Write => self.lock_exclusive(),
+        }
+    }
+    unsafe fn unlock_kind(&self, kind: Kind) {
+        // SAFETY: forwarded from the caller's obligation.
+        unsafe {
+            match kind {
+                Kind::Read => self.unlock_shared(),
+                Kind::Write => self.unlock_exclusive(),
+            }
+        }
+    }
+}
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// The part of [`CondvarGuard`](super::CondvarGuard) that only this
+    /// crate can see.
+    pub trait Sealed {
+        /// The raw lock and the mode this guard holds it in.
+        fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind);
+        /// Called before the lock is released for a wait: panics on a guard
+        /// that cannot wait (a nested reentrant guard).
+        fn before_wait(&self) {}
+        /// Called after the lock is held again.
+        fn after_wait(&self) {}
+    }
+}
+
+/// A guard [`RwCondvar`](crate::RwCondvar) can wait with: the read and
+/// write guards of [`RwLock`](crate::RwLock) (any policy, so
+/// [`Mutex`](crate::Mutex) too) and of
+/// [`ReentrantRwLock`](crate::ReentrantRwLock) at nesting depth 1.
+pub trait CondvarGuard: sealed::Sealed {}
+
+impl<T: ?Sized, P: Policy> sealed::Sealed for RwLockReadGuard<'_, T, P> {
+    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+        (self.lock.raw(), Kind::Read)
+    }
+}
+impl<T: ?Sized, P: Policy> CondvarGuard for RwLockReadGuard<'_, T, P> {}
+
+impl<T: ?Sized, P: Policy> sealed::Sealed for RwLockWriteGuard<'_, T, P> {
+    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+        (self.lock.raw(), Kind::Write)
+    }
+}
+impl<T: ?Sized, P: Policy> CondvarGuard for RwLockWriteGuard<'_, T, P> {}

@@ -1,0 +1,279 @@
+//! Condition variables that take read guards and write guards.
+//!
+//! [`RwCondvar`] (threads) and [`AsyncRwCondvar`] (tasks) wait with a read
+//! or a write guard, release that mode, sleep, and return holding the same
+//! mode again. Waiters are woken in FIFO order; `notify(n)` wakes exactly
+//! `min(n, waiting)`; a waiter never returns without a notification (or,
+//! for timed waits, its timeout).
+
+mod async_cv;
+mod guard;
+
+use core::fmt;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+pub use async_cv::{AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait};
+pub use guard::CondvarGuard;
+use guard::WaitLock;
+
+use crate::engine::waiter::{wake_all, Waiter, CV_WAITING, NOTIFIED};
+use crate::loom::{park, park_timeout, Arc, Mutex};
+
+/// The result of a timed wait: whether it returned because time ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// True when the wait ended at its deadline without a notification (for
+    /// [`RwCondvar::wait_while_for`]: when the condition still held).
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
+/// A condition variable for [`RwLock`](crate::RwLock) read and write guards
+/// (every policy, [`Mutex`](crate::Mutex) included) and
+/// [`ReentrantRwLock`](crate::ReentrantRwLock) guards at depth 1.
+///
+/// * `wait` atomically releases the guard's mode, sleeps, and re-acquires
+///   the **same mode** before returning. A notified waiter re-acquires as an
+///   arrival at the moment of notification: under `PhaseFair` a notified
+///   reader waits behind a writer already queued.
+/// * FIFO: waiters are woken in the order they started waiting.
+///   [`notify`](Self::notify)`(n)` wakes exactly `min(n, waiting)` waiters
+///   and returns that number.
+/// * No spurious wakeups: `wait` returns only after a notify (or, for the
+///   timed forms, the timeout).
+/// * No thundering herd: notified waiters are moved onto the lock's queue
+///   (not woken to fight for it); notified readers are admitted together,
+///   notified writers are handed the lock one at a time.
+/// * One lock at a time: waiting with a guard of a second lock while
+///   waiters of the first are registered panics. Once no waiter is
+///   registered, the condvar may be used with another lock.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rwlocker::{RwCondvar, RwLock};
+///
+/// let pair = Arc::new((RwLock::<u32>::new(0), RwCondvar::new()));
+/// let readers: Vec<_> = (0..4)
+///     .map(|_| {
+///         let pair = pair.clone();
+///         std::thread::spawn(move || {
+///             let (lock, cv) = &*pair;
+///             let mut guard = lock.read();
+///             cv.wait_while(&mut guard, |epoch| *epoch == 0);
+///             *guard // read lock held again
+///         })
+///     })
+///     .collect();
+/// {
+///     let (lock, cv) = &*pair;
+///     *lock.write() = 1;
+///     cv.notify_all();
+/// }
+/// for r in readers {
+///     assert_eq!(r.join().unwrap(), 1);
+/// }
+/// ```
+pub struct RwCondvar {
+    state: Mutex<CvState>,
+}
+
+struct CvState {
+    /// The lock the registered waiters released; valid while `waiters` is
+    /// not empty (see `notify`).
+    lock: Option<*const (dyn WaitLock + 'static)>,
+    waiters: VecDeque<Arc<Waiter>>,
+}
+
+// SAFETY: `CvState::lock` is only dereferenced under the condvar's mutex
+// while a registered waiter keeps the lock alive (see `notify`); the lock
+// type is `Sync`.
+unsafe impl Send for CvState {}
+
+/// The identity of a lock, for the one-lock-at-a-time rule.
+fn same_lock(a: *const (dyn WaitLock + 'static), b: *const (dyn WaitLock + 'static)) -> bool {
+    core::ptr::addr_eq(a, b)
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn two_locks() -> ! {
+    panic!("rwlocker: a condition variable was used with two different locks at once (wait with a guard of one lock while waiters of another are registered)")
+}
+
+impl Default for RwCondvar {
+    fn default() -> Self {
+        RwCondvar::new()
+    }
+}
+
+impl fmt::Debug for RwCondvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RwCondvar").field("waiters", &self.state.lock().waiters.len()).finish()
+    }
+}
+
+impl RwCondvar {
+    crate::engine::maybe_const_fn! {
+        /// A condition variable with no waiters.
+        pub fn new() -> Self {
+            RwCondvar { state: Mutex::new(CvState { lock: None, waiters: VecDeque::new() }) }
+        }
+    }
+
+    /// Releases the guard's lock, waits for a notification, and re-acquires
+    /// the lock in the same mode.
+    ///
+    /// # Panics
+    /// If waiters of another lock are registered, or if the guard is a
+    /// nested [`ReentrantRwLock`](crate::ReentrantRwLock) guard.
+    pub fn wait<G: CondvarGuard>(&self, guard: &mut G) {
+        self.wait_inner(guard, None);
+    }
+
+    /// Waits while `condition` holds: returns once it is false, holding the
+    /// lock.
+    pub fn wait_while<G, T>(&self, guard: &mut G, mut condition: impl FnMut(&T) -> bool)
+    where
+        G: CondvarGuard + core::ops::Deref<Target = T>,
+        T: ?Sized,
+    {
+        while condition(&**guard) {
+            self.wait(guard);
+        }
+    }
+
+    /// Like [`wait`](Self::wait), giving up after `timeout`. The lock is
+    /// held again on return either way.
+    pub fn wait_for<G: CondvarGuard>(&self, guard: &mut G, timeout: Duration) -> WaitTimeoutResult {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.wait_until(guard, deadline),
+            None => {
+                self.wait(guard);
+                WaitTimeoutResult(false)
+            }
+        }
+    }
+
+    /// Like [`wait`](Self::wait), giving up at `deadline`.
+    pub fn wait_until<G: CondvarGuard>(&self, guard: &mut G, deadline: Instant) -> WaitTimeoutResult {
+        WaitTimeoutResult(self.wait_inner(guard, Some(deadline)))
+    }
+
+    /// Waits while `condition` holds, for at most `timeout`. `timed_out()`
+    /// is true iff the condition still held at the deadline.
+    pub fn wait_while_for<G, T>(
+        &self,
+        guard: &mut G,
+        mut condition: impl FnMut(&T) -> bool,
+        timeout: Duration,
+    ) -> WaitTimeoutResult
+    where
+        G: CondvarGuard + core::ops::Deref<Target = T>,
+        T: ?Sized,
+    {
+        let deadline = Instant::now().checked_add(timeout);
+        while condition(&**guard) {
+            match deadline {
+                None => self.wait(guard),
+                Some(d) => {
+                    if self.wait_until(guard, d).timed_out() {
+                        return WaitTimeoutResult(condition(&**guard));
+                    }
+                }
+            }
+        }
+        WaitTimeoutResult(false)
+    }
+
+    /// Returns whether the wait timed out.
+    fn wait_inner<G: CondvarGuard>(&self, guard: &mut G, deadline: Option<Instant>) -> bool {
+        let (lock, kind) = guard.wait_lock();
+        guard.before_wait();
+        let waiter = Waiter::thread(kind, CV_WAITING);
+        {
+            let mut st = self.state.lock();
+            let ptr: *const (dyn WaitLock + 'static) = lock;
+            match st.lock {
+                Some(other) if !st.waiters.is_empty() && !same_lock(other, ptr) => {
+                    drop(st);
+                    guard.after_wait();
+                    two_locks()
+                }
+                _ => st.lock = Some(ptr),
+            }
+            st.waiters.push_back(waiter.clone());
+        }
+        // Registered before releasing: a notify from now on finds us.
+        // SAFETY: the guard holds the lock in `kind` mode; it is re-taken
+        // (below) before the guard is used again.
+        unsafe { lock.unlock_kind(kind) };
+
+        let mut timed_out = false;
+        let mut deadline = deadline;
+        while !waiter.is_granted() {
+            match deadline {
+                None => park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now < d {
+                        park_timeout(d - now);
+                        continue;
+                    }
+                    let mut st = self.state.lock();
+                    if waiter.state() == CV_WAITING {
+                        // Not notified in time: leave, then take the lock
+                        // back as a plain arrival.
+                        let i = st.waiters.iter().position(|w| Arc::ptr_eq(w, &waiter)).unwrap();
+                        st.waiters.remove(i);
+                        drop(st);
+                        timed_out = true;
+                        lock.lock_kind(kind);
+                        break;
+                    }
+                    // Notified before the deadline: the lock is on its way.
+                    deadline = None;
+                }
+            }
+        }
+        guard.after_wait();
+        timed_out
+    }
+
+    /// Wakes one waiter; returns whether there was one.
+    pub fn notify_one(&self) -> bool {
+        self.notify(1) == 1
+    }
+
+    /// Wakes every waiter registered before this call; returns how many.
+    pub fn notify_all(&self) -> usize {
+        self.notify(usize::MAX)
+    }
+
+    /// Wakes exactly `min(n, waiting)` waiters, oldest first; returns that
+    /// number.
+    pub fn notify(&self, n: usize) -> usize {
+        let mut st = self.state.lock();
+        let count = n.min(st.waiters.len());
+        if count == 0 {
+            return 0;
+        }
+        let lock = st.lock.expect("registered waiters without a lock");
+        // SAFETY: `count > 0` waiters are registered. Each is a thread blocked
+        // in `wait_inner`, holding a borrow of the lock through its guard, and
+        // it cannot leave before being granted (which only the `requeue`
+        // below can start) or before removing itself under this mutex (which
+        // we hold). So the lock is alive and unmoved for this call.
+        let lock = unsafe { &*lock };
+        let mut batch = st.waiters.drain(..count).inspect(|w| w.set_state(NOTIFIED));
+        let wake = lock.requeue(&mut batch);
+        drop(batch);
+        drop(st);
+        wake_all(wake);
+        count
+    }
+}
