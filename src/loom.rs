@@ -74,6 +74,16 @@ mod imp {
 
     /// A small data-owning mutex for per-waiter state.
     pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
+
+    /// A non-zero number that identifies the calling thread among the
+    /// threads alive now: the address of a thread-local byte (the scheme of
+    /// parking_lot's `ReentrantMutex`). A number may be reused once its
+    /// thread has exited.
+    #[inline]
+    pub(crate) fn thread_id() -> usize {
+        thread_local!(static ID: u8 = const { 0 });
+        ID.with(|id| id as *const u8 as usize)
+    }
 }
 
 #[cfg(loom)]
@@ -105,6 +115,13 @@ mod imp {
     }
 
     pub(crate) struct QueueLockGuard<'a>(#[allow(dead_code)] loom::sync::MutexGuard<'a, ()>);
+
+    /// A non-zero number that identifies the calling (model) thread among
+    /// the threads alive now: the address of a loom thread-local byte.
+    pub(crate) fn thread_id() -> usize {
+        loom::thread_local!(static ID: u8 = 0);
+        ID.with(|id| id as *const u8 as usize)
+    }
 
     /// loom's mutex with parking_lot's (non-poisoning) signature.
     #[derive(Debug)]

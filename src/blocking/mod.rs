@@ -1,3 +1,4 @@
 //! The blocking (thread) front of the engine.
 
+pub(crate) mod reentrant;
 pub(crate) mod rwlock;
