@@ -17,11 +17,15 @@
 //! * reader count: the readers holding the lock.
 //!
 //! Invariant (outside the queue lock): `QUEUED` is set exactly when the
-//! queue is not empty, and a non-empty queue means the lock is held. A
-//! release therefore never leaves the lock free while someone waits: the
-//! releaser hands it over directly, in the same compare-and-swap that
-//! releases it (*direct hand-off*), so the policy decides exactly who goes
-//! next and `try_*` calls cannot slip in between.
+//! queue is not empty, and a non-empty queue means the lock is held, with
+//! one brief exception: a last reader's release (a `fetch_sub`, to keep the
+//! read fast path short) can leave the lock free with `QUEUED` set until
+//! that reader takes the queue lock and hands the lock over. Everyone who
+//! sees that state treats it as held (writers and `try_write` fail, queued
+//! waiters are not overtaken); only `ReaderPreferring` readers may enter,
+//! which its rule allows. Every other release hands the lock over in the
+//! same compare-and-swap that releases it (*direct hand-off*), so the
+//! policy decides exactly who goes next and `try_*` cannot slip in between.
 //!
 //! # Fast and slow paths
 //!
@@ -248,10 +252,26 @@ impl<P: Policy> RawRwLock<P> {
         self.state.compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed).is_ok()
     }
 
+    /// One attempt at the read fast path; false sends the caller to the
+    /// slow path (which also reports reader overflow).
+    #[inline]
+    fn try_lock_shared_fast(&self) -> bool {
+        if P::KIND == PolicyKind::Exclusive {
+            return self.try_lock_exclusive();
+        }
+        let s = self.state.load(Ordering::Relaxed);
+        is_read_lockable(P::KIND, s)
+            && readers(s) < MAX_READERS
+            && self.state.compare_exchange_weak(s, s + READER, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    }
+
     /// Blocks the calling thread until a read lock is held.
+    ///
+    /// # Panics
+    /// If the reader count would overflow.
     #[inline]
     pub fn lock_shared(&self) {
-        if !self.try_lock_shared() {
+        if !self.try_lock_shared_fast() {
             self.lock_slow(Kind::Read, None);
         }
     }
@@ -267,7 +287,7 @@ impl<P: Policy> RawRwLock<P> {
     /// Like [`lock_shared`](Self::lock_shared), giving up at `deadline`.
     /// Returns whether the lock is held.
     pub fn try_lock_shared_until(&self, deadline: Instant) -> bool {
-        self.try_lock_shared() || self.lock_slow(Kind::Read, Some(deadline))
+        self.try_lock_shared_fast() || self.lock_slow(Kind::Read, Some(deadline))
     }
 
     /// Like [`lock_exclusive`](Self::lock_exclusive), giving up at `deadline`.
@@ -286,17 +306,12 @@ impl<P: Policy> RawRwLock<P> {
             // SAFETY: under `Exclusive` a read lock is the exclusive lock.
             return unsafe { self.unlock_exclusive() };
         }
-        let mut s = self.state.load(Ordering::Relaxed);
-        loop {
-            debug_assert!(readers(s) > 0, "unlock_shared without a read lock");
-            if s & QUEUED != 0 && readers(s) == 1 {
-                // The last reader with waiters behind: hand the lock over.
-                return self.unlock_slow(READER, 0, Cause::ReaderReleased);
-            }
-            match self.state.compare_exchange_weak(s, s - READER, Ordering::Release, Ordering::Relaxed) {
-                Ok(_) => return,
-                Err(e) => s = e,
-            }
+        let prev = self.state.fetch_sub(READER, Ordering::Release);
+        debug_assert!(readers(prev) > 0, "unlock_shared without a read lock");
+        // (A reader release never sees `WRITER`.)
+        if prev == READER | QUEUED {
+            // The last reader, with waiters behind: hand the lock over.
+            self.unlock_slow(0, 0, Cause::ReaderReleased);
         }
     }
 
@@ -363,18 +378,23 @@ impl<P: Policy> RawRwLock<P> {
     /// is held (false only when `deadline` passed first).
     #[cold]
     fn lock_slow(&self, kind: Kind, deadline: Option<Instant>) -> bool {
-        // Spin briefly while the holder may be about to release and nobody
-        // is queued (a queued waiter must not be overtaken by a spinner).
+        let try_lock = || match kind {
+            Kind::Read => self.try_lock_shared(),
+            Kind::Write => self.try_lock_exclusive(),
+        };
+        // The fast path makes one attempt; retry properly (this also
+        // reports reader overflow), then spin briefly while the holder may
+        // be about to release and nobody is queued (a queued waiter must
+        // not be overtaken by a spinner).
+        if try_lock() {
+            return true;
+        }
         for _ in 0..SPIN_LIMIT {
             spin_loop();
             if self.state.load(Ordering::Relaxed) & QUEUED != 0 {
                 break;
             }
-            let got = match kind {
-                Kind::Read => self.try_lock_shared(),
-                Kind::Write => self.try_lock_exclusive(),
-            };
-            if got {
+            if try_lock() {
                 return true;
             }
         }
