@@ -21,17 +21,17 @@ pub mod engine;
 pub mod lock_api_impl;
 mod policy;
 
-pub use blocking::reentrant::{ReentrantRwLock, ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
-pub use blocking::rwlock::{
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard,
-};
 pub use asynchronous::{
     AsyncMutex, AsyncRwLock, AsyncRwLockReadFuture, AsyncRwLockReadGuard, AsyncRwLockWriteFuture,
     AsyncRwLockWriteGuard, OwnedAsyncRwLockReadFuture, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteFuture,
     OwnedAsyncRwLockWriteGuard, RawAcquire,
 };
+pub use blocking::reentrant::{ReentrantRwLock, ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
+pub use blocking::rwlock::{
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 pub use condvar::{
-    AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, CondvarGuard, RwCondvar, WaitTimeoutResult,
+    AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, CondvarGuard, RawCondvarWait, RwCondvar, WaitTimeoutResult,
 };
 pub use engine::RawRwLock;
 pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, WriterPreferring};

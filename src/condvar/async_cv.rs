@@ -12,7 +12,7 @@ use crate::asynchronous::{
     Acquire, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, OwnedAsyncRwLockReadGuard,
     OwnedAsyncRwLockWriteGuard,
 };
-use crate::engine::waiter::{wake_all, Kind, WakeList, Waiter, CV_WAITING, NOTIFIED};
+use crate::engine::waiter::{wake_all, Kind, Waiter, WakeList, CV_WAITING, NOTIFIED};
 use crate::loom::{Arc, Mutex};
 use crate::policy::Policy;
 
@@ -198,6 +198,55 @@ impl AsyncRwCondvar {
         count
     }
 
+    /// Starts a hand-driven wait (for bindings that manage the lock
+    /// themselves): registers a waiter for the lock identified by
+    /// `lock_id` (any stable address of it). Call it while still holding
+    /// the lock, then release the lock, then poll the wait with
+    /// [`poll_raw`](Self::poll_raw) until it is notified, and re-acquire the
+    /// lock. To give up, call [`cancel_raw`](Self::cancel_raw).
+    ///
+    /// # Panics
+    /// If waiters of another lock are registered.
+    ///
+    /// ```
+    /// use core::task::{Context, Poll, Waker};
+    /// use rwlocker::AsyncRwCondvar;
+    ///
+    /// let cv = AsyncRwCondvar::new();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let mut wait = cv.register_raw(0x1000, cx.waker());
+    /// assert!(cv.poll_raw(&mut wait, &mut cx).is_pending());
+    /// assert_eq!(cv.notify(5), 1);
+    /// assert!(cv.poll_raw(&mut wait, &mut cx).is_ready());
+    /// ```
+    pub fn register_raw(&self, lock_id: usize, waker: &core::task::Waker) -> RawCondvarWait {
+        let waiter = Waiter::task(Kind::Read, CV_WAITING, waker);
+        self.register(lock_id, waiter.clone());
+        RawCondvarWait { waiter: Some(waiter) }
+    }
+
+    /// Polls a hand-driven wait: `Ready` once it has been notified.
+    pub fn poll_raw(&self, wait: &mut RawCondvarWait, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(waiter) = &wait.waiter else { return Poll::Ready(()) };
+        waiter.register(cx.waker());
+        if waiter.state() == NOTIFIED {
+            wait.waiter = None;
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Gives up a hand-driven wait. Returns true if it had been notified
+    /// (the caller then either honours the notification or passes it on
+    /// with `notify(1)`); otherwise it leaves no trace.
+    pub fn cancel_raw(&self, wait: &mut RawCondvarWait) -> bool {
+        match wait.waiter.take() {
+            Some(waiter) => self.deregister(&waiter),
+            None => true,
+        }
+    }
+
     /// Registers a waiter for the lock `lock_id`.
     fn register(&self, lock_id: usize, waiter: Arc<Waiter>) {
         let mut st = self.state.lock();
@@ -219,6 +268,22 @@ impl AsyncRwCondvar {
         } else {
             true
         }
+    }
+}
+
+/// A hand-driven wait on an [`AsyncRwCondvar`]; see
+/// [`AsyncRwCondvar::register_raw`]. Dropping it without
+/// [`cancel_raw`](AsyncRwCondvar::cancel_raw) leaves it registered (a later
+/// notify still counts it).
+#[derive(Debug)]
+pub struct RawCondvarWait {
+    /// `None` once notified or cancelled.
+    waiter: Option<Arc<Waiter>>,
+}
+
+impl fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter").field("kind", &self.kind).field("state", &self.state()).finish()
     }
 }
 

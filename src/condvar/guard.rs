@@ -9,7 +9,7 @@
 #![allow(private_interfaces)]
 
 use crate::blocking::rwlock::{RwLockReadGuard, RwLockWriteGuard};
-use crate::engine::waiter::{Kind, WakeList, Waiter};
+use crate::engine::waiter::{Kind, Waiter, WakeList};
 use crate::engine::RawRwLock;
 use crate::loom::Arc;
 use crate::policy::Policy;

@@ -13,7 +13,7 @@ use core::fmt;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-pub use async_cv::{AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait};
+pub use async_cv::{AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, RawCondvarWait};
 pub use guard::CondvarGuard;
 use guard::WaitLock;
 
