@@ -8,6 +8,7 @@
 // crate can call or implement their items.
 #![allow(private_interfaces)]
 
+use crate::blocking::reentrant::{ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
 use crate::blocking::rwlock::{RwLockReadGuard, RwLockWriteGuard};
 use crate::engine::waiter::{Kind, Waiter, WakeList};
 use crate::engine::RawRwLock;
@@ -84,3 +85,43 @@ impl<T: ?Sized, P: Policy> sealed::Sealed for RwLockWriteGuard<'_, T, P> {
     }
 }
 impl<T: ?Sized, P: Policy> CondvarGuard for RwLockWriteGuard<'_, T, P> {}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn nested_reentrant_wait() -> ! {
+    panic!("rwlocker: RwCondvar wait with a nested ReentrantRwLock guard: the owner holds other guards of the lock, which a wait cannot release; drop the inner guards first")
+}
+
+impl<T: ?Sized, P: Policy> sealed::Sealed for ReentrantRwLockReadGuard<'_, T, P> {
+    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+        (self.lock.raw(), Kind::Read)
+    }
+    fn before_wait(&self) {
+        // A read of the write owner is nested inside its write lock.
+        if self.owned {
+            nested_reentrant_wait()
+        }
+    }
+}
+impl<T: ?Sized, P: Policy> CondvarGuard for ReentrantRwLockReadGuard<'_, T, P> {}
+
+impl<T: ?Sized, P: Policy> sealed::Sealed for ReentrantRwLockWriteGuard<'_, T, P> {
+    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+        (self.lock.raw(), Kind::Write)
+    }
+    fn before_wait(&self) {
+        if self.lock.owner_depth() != 1 {
+            nested_reentrant_wait()
+        }
+        // SAFETY: this thread owns the write lock at depth 1 through this
+        // guard; the condvar releases the raw write lock next and the guard
+        // is not used until `after_wait` restores the ownership.
+        unsafe { self.lock.disown() }
+    }
+    fn after_wait(&self) {
+        // SAFETY: the condvar re-acquired the raw write lock for this thread.
+        unsafe { self.lock.own() }
+    }
+}
+impl<T: ?Sized, P: Policy> CondvarGuard for ReentrantRwLockWriteGuard<'_, T, P> {}
