@@ -1,14 +1,199 @@
-//! Read-write locks done properly: a selectable admission policy, for
-//! threads and async tasks, on one engine; a condition variable that takes
-//! read guards and write guards; a reentrant-writer lock.
+//! Reader-writer locks with a **selectable admission policy**, for threads and
+//! async tasks, on one engine; a **condition variable that takes read guards
+//! and write guards** and wakes exactly `n` waiters; a lock whose **write holder
+//! may lock again**; and `Mutex` types that share all of it.
 //!
 //! ```
-//! use rwlocker::{RwLock, PhaseFair};
+//! use rwlocker::{RwLock, WriterPreferring};
 //!
-//! let lock: RwLock<u32, PhaseFair> = RwLock::new(0);
-//! *lock.write() += 1;
-//! assert_eq!(*lock.read(), 1);
+//! let lock: RwLock<Vec<u32>> = RwLock::new(vec![1]); // PhaseFair, the default
+//! lock.write().push(2);
+//! assert_eq!(*lock.read(), [1, 2]);
+//!
+//! let urgent: RwLock<u32, WriterPreferring> = RwLock::new(0); // the policy is a type parameter
+//! *urgent.write() += 1;
+//! let w = urgent.write();
+//! let r = rwlocker::RwLockWriteGuard::downgrade(w); // atomic: no writer gets in between
+//! assert_eq!(*r, 1);
 //! ```
+//!
+//! The longer guide is `docs/GUIDE.md` in the repository. The `examples/`
+//! directory has one runnable program for each scenario: `cache`, `ledger`,
+//! `token_refresh`, `telemetry`, `config_cache`, `job_queue` and `drop_in`.
+//!
+//! # What is here
+//!
+//! | Type | For |
+//! |---|---|
+//! | [`RwLock<T, P>`](RwLock), [`Mutex<T>`](Mutex) | threads. `read`, `write`, `lock`, `try_*`, `try_*_for` / `_until`, [`downgrade`](RwLockWriteGuard::downgrade), `map` |
+//! | [`ReentrantRwLock<T, P>`](ReentrantRwLock) | threads. The write owner may take `write` and `read` again |
+//! | [`AsyncRwLock<T, P>`](AsyncRwLock), [`AsyncMutex<T>`](AsyncMutex) | tasks on any executor, plus `read_blocking` / `write_blocking` for synchronous code |
+//! | [`RwCondvar`], [`AsyncRwCondvar`] | waiting on a condition with a read guard **or** a write guard |
+//! | [`RawRwLock<P>`](RawRwLock) | the engine. With the default `lock_api` feature it implements `lock_api` 0.4 `RawRwLock`, `RawRwLockDowngrade`, `RawRwLockTimed` and `RawMutex` |
+//!
+//! # Choosing a policy
+//!
+//! The policy `P` is a zero-sized type. It decides who goes next when readers
+//! and writers contend.
+//!
+//! | Policy | A new reader gets in when | Who can starve |
+//! |---|---|---|
+//! | [`PhaseFair`] (default) | no writer holds **or waits**. A releasing writer admits all readers waiting at that moment together, then the next writer goes | **nobody**. A reader waits for at most one writer after the current read phase; a writer waits for at most the writers ahead of it, plus one read phase between each |
+//! | [`ReaderPreferring`] | no writer **holds** the lock (waiting writers are ignored) | **writers**, while readers keep overlapping |
+//! | [`WriterPreferring`] | no writer holds or waits; waiting writers go before waiting readers | **readers**, while writers keep coming |
+//! | [`Exclusive`] ([`Mutex`]) | nobody holds the lock: every acquisition is exclusive, served FIFO | nobody |
+//!
+//! * **`PhaseFair`** is the choice unless you have a reason for another.
+//!   Both sides have bounded waits, and readers still share the lock.
+//! * **`ReaderPreferring`** suits read-mostly data whose writes can wait, such
+//!   as caches. It is the only policy under which a thread that holds a read
+//!   may safely read again.
+//! * **`WriterPreferring`** suits rare writes that must not be delayed, such as
+//!   a token refresh or a configuration switch-over.
+//! * **`Exclusive`** gives a FIFO mutex that still works with [`RwCondvar`].
+//!
+//! In every policy, writers are served in arrival order, and the lock is handed
+//! directly to the waiters that the policy picks. `try_read` and `try_write`
+//! succeed exactly when a blocking call would get in at once, and never jump
+//! ahead of a waiter. So `try_write` fails while any writer is queued.
+//!
+//! # Condition variables
+//!
+//! ```
+//! use rwlocker::{RwCondvar, RwLock};
+//!
+//! let lock = RwLock::<u32>::new(0);
+//! let cv = RwCondvar::new();
+//! std::thread::scope(|s| {
+//!     s.spawn(|| {
+//!         let mut n = lock.write();
+//!         cv.wait_while(&mut n, |n| *n == 0); // the write lock is held again here
+//!         *n += 1;
+//!     });
+//!     s.spawn(|| {
+//!         let mut n = lock.read();
+//!         cv.wait_while(&mut n, |n| *n == 0); // a read lock is held again here
+//!         assert!(*n >= 1);
+//!     });
+//!     *lock.write() = 1;
+//!     cv.notify_all();
+//! });
+//! assert_eq!(lock.into_inner(), 2);
+//! ```
+//!
+//! * `wait` accepts a read or a write guard of [`RwLock`] (any policy), or of
+//!   [`ReentrantRwLock`] at nesting depth 1. It releases the guard's mode
+//!   atomically with registering the waiter, and returns holding **the same
+//!   mode**. [`AsyncRwCondvar::wait`] takes the guard by value and returns it.
+//! * Waiters are woken in FIFO order. [`notify(n)`](RwCondvar::notify) wakes
+//!   exactly `min(n, waiting)` waiters and returns that number. There are no
+//!   spurious wakeups.
+//! * [`RwCondvar`] moves notified threads onto the lock's queue at the moment
+//!   of the notify. Readers re-enter together and writers one at a time, with
+//!   no thundering herd. A notified thread re-enters as an arrival at that
+//!   moment.
+//! * An [`AsyncRwCondvar`] waiter re-enters the lock when its task next runs,
+//!   as an arrival at that moment.
+//! * A condvar serves one lock at a time. Waiting with a guard of a second lock
+//!   while waiters of the first are registered panics.
+//! * Timed waits hold the lock again on return, whether or not they timed out.
+//!   The timeout bounds the wait for a notification, not the re-acquisition
+//!   of the lock.
+//!
+//! # Cancellation and timeouts
+//!
+//! A waiter that gives up leaves no trace. This holds for a timed-out
+//! `try_*_for`, a timed-out condvar wait, and a dropped future. Whoever it was
+//! holding back is admitted at once. A waiter that had already been granted
+//! the lock releases it as if it had run. For async code, dropping a future at
+//! any await point is giving up, so timeouts are simply the caller's:
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! use std::time::Duration;
+//! use rwlocker::AsyncRwLock;
+//!
+//! let lock = AsyncRwLock::<u32>::new(0);
+//! let reader = lock.read().await;
+//! // The writer queues behind the reader, then gives up.
+//! assert!(tokio::time::timeout(Duration::from_millis(10), lock.write()).await.is_err());
+//! // It left no trace: under PhaseFair a queued writer would stop new readers.
+//! let another = lock.try_read().expect("the timed-out writer is gone");
+//! drop((reader, another));
+//! # });
+//! ```
+//!
+//! * An acquire future joins the queue at its first `Pending` poll.
+//! * A dropped [`AsyncRwCondvar`] wait that had already been notified passes
+//!   the notification to the next waiter, so `notify(n)` always reaches `n`
+//!   live waiters.
+//! * Wakers are never called or dropped while an internal lock is held.
+//! * The lock is handed directly to the oldest waiter. A future that was polled
+//!   once and then is neither polled again nor dropped can therefore hold up
+//!   the queue, as with tokio and async-lock.
+//! * `read_blocking` and `write_blocking` block the thread. They do not detect
+//!   that they run inside an async runtime.
+//!
+//! # `Send` and `Sync`
+//!
+//! * Every lock is `Send` when `T: Send`. It is `Sync` when `T: Send + Sync`;
+//!   under [`Exclusive`], `T: Send` suffices, as for `std::sync::Mutex`.
+//! * Async guards, acquire futures and condvar wait futures are `Send` when
+//!   the lock is `Sync`, so they work under `tokio::spawn`.
+//! * Blocking guards are `Send` too (read guards when `T: Sync`, write guards
+//!   when `T: Send + Sync`), because the engine lets any thread release.
+//! * [`ReentrantRwLock`] guards are `!Send`: ownership is per thread.
+//!
+//! # Decisions where the contract is silent
+//!
+//! * **No poisoning.** A panic while a guard is held releases the lock during
+//!   unwinding.
+//! * **Reader overflow panics.** Holding about 2³⁰ read guards at once panics
+//!   rather than wrapping.
+//! * **[`ReentrantRwLock`] only nests writes.** The write owner may take
+//!   `write` and `read` again. A thread that holds only a read does not own the
+//!   lock (this includes a read obtained by
+//!   [`downgrade`](ReentrantRwLockWriteGuard::downgrade)). Its second read is a
+//!   plain acquisition, which can deadlock behind a waiting writer under
+//!   `PhaseFair` and `WriterPreferring`. Its guards give `&T` only.
+//!   `downgrade` returns `Err(guard)` while another guard of the owner is
+//!   alive.
+//! * **No reentrancy for async tasks.** A task has no portable identity.
+//! * **Guards are `Send` where the engine allows** (see above).
+//! * **No upgradable reads.** Take the write lock and check again, or use
+//!   parking_lot or async-lock.
+//! * A mapped write guard has no `downgrade` (tokio#3344).
+//! * Under [`Exclusive`], `read()` exists and is exclusive, and `downgrade`
+//!   keeps the lock exclusive.
+//!
+//! # Compared with std, parking_lot, tokio and async-lock
+//!
+//! | | rwlocker | std | parking_lot | tokio | async-lock |
+//! |---|---|---|---|---|---|
+//! | Threads / tasks | both, one engine | threads | threads | tasks | both |
+//! | Policy | your choice | OS-dependent | task-fair, eventual fairness | FIFO | writer-preferring |
+//! | Condvar for RwLock guards | read and write, sync and async, `notify(n)` | no | no | no | no |
+//! | Reentrant write lock | yes | no | no (`ReentrantMutex`) | no | no |
+//! | Timed blocking acquire | yes | no | yes | – | no |
+//! | Upgradable read | no | no | **yes** | no | **yes** |
+//! | Poisoning | no | **yes** | no | no | no |
+//! | `no_std` | no | no | `lock_api` | no | **yes** |
+//! | Lock size, `<()>` on x86_64 | 16 B | 12 B | **8 B** | 48 B | 40 B |
+//!
+//! What the others do better:
+//!
+//! * **std** has zero dependencies, offers poisoning, and has the smallest
+//!   `Mutex` and `Condvar`.
+//! * **parking_lot** has an 8-byte lock with a finely tuned uncontended path,
+//!   upgradable reads, fair unlocking, and years of production use.
+//! * **tokio** fits the tokio ecosystem (`Notify`, `Semaphore`, owned and
+//!   mapped guards, `downgrade_map`) and needs no extra dependency in a tokio
+//!   program.
+//! * **async-lock** is small and runtime-agnostic, supports `no_std`, and has
+//!   upgradable reads.
+//!
+//! Speed is measured, not claimed: the repository's benchmark report runs
+//! rwlocker against all of them in one process.
 #![warn(missing_docs)]
 
 mod loom;
