@@ -1,0 +1,425 @@
+//! The locks that compete in the report, behind one small trait.
+//!
+//! Every scenario is written once against [`Contender`] and monomorphised
+//! for each lock, so a contender pays no dynamic dispatch inside a timed
+//! loop. Adding a lock is one `impl Contender` plus one line in
+//! [`visit_all`].
+//!
+//! The protected value is always a `u64` counter: scenarios increment it
+//! under the write lock and check the final value (see
+//! [`crate::harness::Checker`] for the in-critical-section check).
+//!
+//! # Extension points
+//!
+//! * **Async contenders (B6, B13)**: once rwlocker's `AsyncRwLock` lands, add
+//!   an `AsyncContender` trait beside this one (`read`/`write` returning
+//!   futures, `try_*` as here), implement it for rwlocker's three policies,
+//!   `tokio::sync::RwLock`/`Mutex` and `async_lock::RwLock`, and give it its
+//!   own `visit_all_async`; the harness only needs a second `run_case`
+//!   entry that visits that list.
+//! * **Condvar scenarios (B10, B11)**: a `CondvarContender` pairing a lock
+//!   with its condition variable (`std::sync::Condvar` + `Mutex`,
+//!   `parking_lot::Condvar` + `Mutex`, `rwlocker::RwCondvar` + each
+//!   policy), exposing `wait_while` on read and write guards and
+//!   `notify_one`/`notify_all`.
+
+use std::sync::TryLockError;
+
+use rwlocker::{PhaseFair, ReaderPreferring, WriterPreferring};
+use serde::Serialize;
+
+/// Who made the lock: rwlocker, or one of the baselines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// This crate.
+    Rwlocker,
+    /// The standard library.
+    Std,
+    /// The `parking_lot` crate.
+    ParkingLot,
+}
+
+impl Family {
+    /// Short label for table headers.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::Rwlocker => "rwlocker",
+            Family::Std => "std",
+            Family::ParkingLot => "parking_lot",
+        }
+    }
+}
+
+/// Whether readers share the lock, or every acquisition is exclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockKind {
+    /// A reader-writer lock: readers share it.
+    RwLock,
+    /// A mutex: `read` is an exclusive lock too.
+    Mutex,
+}
+
+/// What the report says about a contender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ContenderInfo {
+    /// Stable identifier (command line, JSON): `rwlocker-pf`, `std-rwlock`, …
+    pub id: &'static str,
+    /// Display name in tables and charts.
+    pub name: &'static str,
+    /// Who made it.
+    pub family: Family,
+    /// Reader-writer lock or mutex.
+    pub kind: LockKind,
+}
+
+/// Sizes of a lock and its guards, in bytes (scenario B14).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Sizes {
+    /// `size_of` the lock protecting `()`.
+    pub lock_unit: usize,
+    /// `size_of` the lock protecting a `u64`.
+    pub lock_u64: usize,
+    /// `size_of` a read guard (the lock guard for a mutex).
+    pub read_guard: usize,
+    /// `size_of` a write guard (the lock guard for a mutex).
+    pub write_guard: usize,
+}
+
+/// A lock protecting a `u64`, as every scenario uses it.
+///
+/// Access goes through closures so that the guard types stay private to
+/// each impl; everything is `#[inline]` and monomorphised, so the timed
+/// loops see the lock's own fast path. For a [`LockKind::Mutex`], `read`
+/// and `try_read` take the lock exclusively.
+pub trait Contender: Send + Sync + Sized + 'static {
+    /// Name, family and kind.
+    const INFO: ContenderInfo;
+
+    /// A new, unlocked lock holding `value`.
+    fn new(value: u64) -> Self;
+    /// Runs `f` under a read lock (blocking).
+    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R;
+    /// Runs `f` under the write lock (blocking).
+    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R;
+    /// Runs `f` under a read lock if one is available at once.
+    fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R>;
+    /// Runs `f` under the write lock if it is available at once.
+    fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R>;
+    /// Takes the write lock, runs `w`, downgrades atomically to a read lock
+    /// and runs `r`. `None` when the lock has no downgrade.
+    fn write_downgrade<R>(&self, w: impl FnOnce(&mut u64), r: impl FnOnce(&u64) -> R) -> Option<R>;
+    /// The value, consuming the lock.
+    fn into_inner(self) -> u64;
+    /// Sizes of the lock and its guards.
+    fn sizes() -> Sizes;
+}
+
+/// Something to do once per contender type (the registry is a visitor so
+/// that scenarios stay generic and monomorphised).
+pub trait Visit {
+    /// Called once for each contender, in the order of [`visit_all`].
+    fn visit<C: Contender>(&mut self);
+}
+
+/// Visits every contender. The one list to extend when adding a lock.
+pub fn visit_all(v: &mut impl Visit) {
+    v.visit::<rwlocker::RwLock<u64, ReaderPreferring>>();
+    v.visit::<rwlocker::RwLock<u64, WriterPreferring>>();
+    v.visit::<rwlocker::RwLock<u64, PhaseFair>>();
+    v.visit::<rwlocker::Mutex<u64>>();
+    v.visit::<std::sync::RwLock<u64>>();
+    v.visit::<std::sync::Mutex<u64>>();
+    v.visit::<parking_lot::RwLock<u64>>();
+    v.visit::<parking_lot::Mutex<u64>>();
+}
+
+/// Every contender's description, in registry order.
+pub fn all_infos() -> Vec<ContenderInfo> {
+    struct Collect(Vec<ContenderInfo>);
+    impl Visit for Collect {
+        fn visit<C: Contender>(&mut self) {
+            self.0.push(C::INFO);
+        }
+    }
+    let mut c = Collect(Vec::new());
+    visit_all(&mut c);
+    c.0
+}
+
+/// The id of the baseline a contender is compared with in `family`: the
+/// lock of the same kind (reader-writer lock or mutex).
+pub fn baseline_id(family: Family, kind: LockKind) -> &'static str {
+    match (family, kind) {
+        (Family::Std, LockKind::RwLock) => "std-rwlock",
+        (Family::Std, LockKind::Mutex) => "std-mutex",
+        (Family::ParkingLot, LockKind::RwLock) => "pl-rwlock",
+        (Family::ParkingLot, LockKind::Mutex) => "pl-mutex",
+        (Family::Rwlocker, LockKind::RwLock) => "rwlocker-pf",
+        (Family::Rwlocker, LockKind::Mutex) => "rwlocker-mutex",
+    }
+}
+
+// ---------------------------------------------------------------------------
+// rwlocker
+// ---------------------------------------------------------------------------
+
+macro_rules! rwlocker_contender {
+    ($ty:ty, $id:literal, $name:literal, $kind:ident) => {
+        impl Contender for $ty {
+            const INFO: ContenderInfo =
+                ContenderInfo { id: $id, name: $name, family: Family::Rwlocker, kind: LockKind::$kind };
+
+            #[inline]
+            fn new(value: u64) -> Self {
+                <$ty>::new(value)
+            }
+            #[inline]
+            fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+                f(&self.read())
+            }
+            #[inline]
+            fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+                f(&mut self.write())
+            }
+            #[inline]
+            fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R> {
+                self.try_read().map(|g| f(&g))
+            }
+            #[inline]
+            fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R> {
+                self.try_write().map(|mut g| f(&mut g))
+            }
+            #[inline]
+            fn write_downgrade<R>(&self, w: impl FnOnce(&mut u64), r: impl FnOnce(&u64) -> R) -> Option<R> {
+                if LockKind::$kind == LockKind::Mutex {
+                    return None;
+                }
+                let mut g = self.write();
+                w(&mut g);
+                let g = rwlocker::RwLockWriteGuard::downgrade(g);
+                Some(r(&g))
+            }
+            fn into_inner(self) -> u64 {
+                <$ty>::into_inner(self)
+            }
+            fn sizes() -> Sizes {
+                type Unit = <$ty as UnitOf>::Unit;
+                Sizes {
+                    lock_unit: size_of::<Unit>(),
+                    lock_u64: size_of::<$ty>(),
+                    read_guard: size_of::<rwlocker::RwLockReadGuard<'static, (), <$ty as UnitOf>::P>>(),
+                    write_guard: size_of::<rwlocker::RwLockWriteGuard<'static, (), <$ty as UnitOf>::P>>(),
+                }
+            }
+        }
+    };
+}
+
+/// Maps a lock of `u64` to the same lock of `()` (for [`Sizes`]).
+trait UnitOf {
+    type Unit;
+    type P: rwlocker::Policy;
+}
+impl<P: rwlocker::Policy> UnitOf for rwlocker::RwLock<u64, P> {
+    type Unit = rwlocker::RwLock<(), P>;
+    type P = P;
+}
+
+rwlocker_contender!(rwlocker::RwLock<u64, ReaderPreferring>, "rwlocker-rp", "rwlocker ReaderPref", RwLock);
+rwlocker_contender!(rwlocker::RwLock<u64, WriterPreferring>, "rwlocker-wp", "rwlocker WriterPref", RwLock);
+rwlocker_contender!(rwlocker::RwLock<u64, PhaseFair>, "rwlocker-pf", "rwlocker PhaseFair", RwLock);
+rwlocker_contender!(rwlocker::Mutex<u64>, "rwlocker-mutex", "rwlocker Mutex", Mutex);
+
+// ---------------------------------------------------------------------------
+// std
+// ---------------------------------------------------------------------------
+
+/// `Some(guard)` on success, `None` when the lock is busy; poisoning is a
+/// bug in the benchmark (a panic inside a critical section) and panics.
+fn std_try<G>(r: Result<G, TryLockError<G>>) -> Option<G> {
+    match r {
+        Ok(g) => Some(g),
+        Err(TryLockError::WouldBlock) => None,
+        Err(TryLockError::Poisoned(_)) => panic!("std lock poisoned by an earlier panic"),
+    }
+}
+
+impl Contender for std::sync::RwLock<u64> {
+    const INFO: ContenderInfo =
+        ContenderInfo { id: "std-rwlock", name: "std RwLock", family: Family::Std, kind: LockKind::RwLock };
+
+    #[inline]
+    fn new(value: u64) -> Self {
+        std::sync::RwLock::new(value)
+    }
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+        f(&self.read().unwrap())
+    }
+    #[inline]
+    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        f(&mut self.write().unwrap())
+    }
+    #[inline]
+    fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R> {
+        std_try(self.try_read()).map(|g| f(&g))
+    }
+    #[inline]
+    fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R> {
+        std_try(self.try_write()).map(|mut g| f(&mut g))
+    }
+    #[inline]
+    fn write_downgrade<R>(&self, w: impl FnOnce(&mut u64), r: impl FnOnce(&u64) -> R) -> Option<R> {
+        let mut g = self.write().unwrap();
+        w(&mut g);
+        let g = std::sync::RwLockWriteGuard::downgrade(g);
+        Some(r(&g))
+    }
+    fn into_inner(self) -> u64 {
+        std::sync::RwLock::into_inner(self).unwrap()
+    }
+    fn sizes() -> Sizes {
+        Sizes {
+            lock_unit: size_of::<std::sync::RwLock<()>>(),
+            lock_u64: size_of::<Self>(),
+            read_guard: size_of::<std::sync::RwLockReadGuard<'static, ()>>(),
+            write_guard: size_of::<std::sync::RwLockWriteGuard<'static, ()>>(),
+        }
+    }
+}
+
+impl Contender for std::sync::Mutex<u64> {
+    const INFO: ContenderInfo =
+        ContenderInfo { id: "std-mutex", name: "std Mutex", family: Family::Std, kind: LockKind::Mutex };
+
+    #[inline]
+    fn new(value: u64) -> Self {
+        std::sync::Mutex::new(value)
+    }
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+        f(&self.lock().unwrap())
+    }
+    #[inline]
+    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        f(&mut self.lock().unwrap())
+    }
+    #[inline]
+    fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R> {
+        std_try(self.try_lock()).map(|g| f(&g))
+    }
+    #[inline]
+    fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R> {
+        std_try(self.try_lock()).map(|mut g| f(&mut g))
+    }
+    fn write_downgrade<R>(&self, _: impl FnOnce(&mut u64), _: impl FnOnce(&u64) -> R) -> Option<R> {
+        None
+    }
+    fn into_inner(self) -> u64 {
+        std::sync::Mutex::into_inner(self).unwrap()
+    }
+    fn sizes() -> Sizes {
+        let guard = size_of::<std::sync::MutexGuard<'static, ()>>();
+        Sizes {
+            lock_unit: size_of::<std::sync::Mutex<()>>(),
+            lock_u64: size_of::<Self>(),
+            read_guard: guard,
+            write_guard: guard,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// parking_lot
+// ---------------------------------------------------------------------------
+
+impl Contender for parking_lot::RwLock<u64> {
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "pl-rwlock",
+        name: "parking_lot RwLock",
+        family: Family::ParkingLot,
+        kind: LockKind::RwLock,
+    };
+
+    #[inline]
+    fn new(value: u64) -> Self {
+        parking_lot::RwLock::new(value)
+    }
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+        f(&self.read())
+    }
+    #[inline]
+    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        f(&mut self.write())
+    }
+    #[inline]
+    fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R> {
+        self.try_read().map(|g| f(&g))
+    }
+    #[inline]
+    fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R> {
+        self.try_write().map(|mut g| f(&mut g))
+    }
+    #[inline]
+    fn write_downgrade<R>(&self, w: impl FnOnce(&mut u64), r: impl FnOnce(&u64) -> R) -> Option<R> {
+        let mut g = self.write();
+        w(&mut g);
+        let g = parking_lot::RwLockWriteGuard::downgrade(g);
+        Some(r(&g))
+    }
+    fn into_inner(self) -> u64 {
+        parking_lot::RwLock::into_inner(self)
+    }
+    fn sizes() -> Sizes {
+        Sizes {
+            lock_unit: size_of::<parking_lot::RwLock<()>>(),
+            lock_u64: size_of::<Self>(),
+            read_guard: size_of::<parking_lot::RwLockReadGuard<'static, ()>>(),
+            write_guard: size_of::<parking_lot::RwLockWriteGuard<'static, ()>>(),
+        }
+    }
+}
+
+impl Contender for parking_lot::Mutex<u64> {
+    const INFO: ContenderInfo =
+        ContenderInfo { id: "pl-mutex", name: "parking_lot Mutex", family: Family::ParkingLot, kind: LockKind::Mutex };
+
+    #[inline]
+    fn new(value: u64) -> Self {
+        parking_lot::Mutex::new(value)
+    }
+    #[inline]
+    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+        f(&self.lock())
+    }
+    #[inline]
+    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+        f(&mut self.lock())
+    }
+    #[inline]
+    fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R> {
+        self.try_lock().map(|g| f(&g))
+    }
+    #[inline]
+    fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R> {
+        self.try_lock().map(|mut g| f(&mut g))
+    }
+    fn write_downgrade<R>(&self, _: impl FnOnce(&mut u64), _: impl FnOnce(&u64) -> R) -> Option<R> {
+        None
+    }
+    fn into_inner(self) -> u64 {
+        parking_lot::Mutex::into_inner(self)
+    }
+    fn sizes() -> Sizes {
+        let guard = size_of::<parking_lot::MutexGuard<'static, ()>>();
+        Sizes {
+            lock_unit: size_of::<parking_lot::Mutex<()>>(),
+            lock_u64: size_of::<Self>(),
+            read_guard: guard,
+            write_guard: guard,
+        }
+    }
+}

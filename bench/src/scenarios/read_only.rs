@@ -1,0 +1,93 @@
+//! B3: two threads doing nothing but read-locking one lock.
+//!
+//! On 2 cores the shared reader count bounces between the cores' caches,
+//! so this measures the cost of that cache-line traffic. Every 1024th read
+//! also checks that `try_write` fails while the read lock is held, so a
+//! lock that does not really lock cannot look fast.
+
+use std::sync::Barrier;
+use std::thread;
+use std::time::Instant;
+
+use super::Scenario;
+use crate::contenders::Contender;
+use crate::harness::{self, assert_total, violation, Bench, Column, Ctx, Phase, Sample, ScenarioReport};
+
+pub struct ReadOnly;
+
+struct Case {
+    threads: usize,
+    per_thread: u64,
+}
+
+impl Bench for Case {
+    fn run<C: Contender>(&self, phase: Phase) -> Sample {
+        let n = if phase == Phase::Warmup { self.per_thread / 4 + 1 } else { self.per_thread };
+        let lock = C::new(1);
+        let barrier = Barrier::new(self.threads + 1);
+        let (wall, per_thread) = thread::scope(|s| {
+            let handles: Vec<_> = (0..self.threads)
+                .map(|t| {
+                    let (lock, barrier) = (&lock, &barrier);
+                    s.spawn(move || {
+                        harness::pin_to_cpu(t);
+                        barrier.wait();
+                        let t0 = Instant::now();
+                        let mut sum = 0u64;
+                        for i in 0..n {
+                            sum += C::read(lock, |v| {
+                                if i % 1024 == 0 && C::try_write(lock, |_| ()).is_some() {
+                                    violation("try_write succeeded while a read lock was held");
+                                }
+                                *v
+                            });
+                        }
+                        (sum, t0, Instant::now())
+                    })
+                })
+                .collect();
+            barrier.wait();
+            let results: Vec<_> = handles.into_iter().map(harness::join).collect();
+            (harness::span(results.iter().map(|r| (r.1, r.2))), results)
+        });
+        let mut ns = 0.0;
+        for &(sum, start, end) in &per_thread {
+            assert_total("reads", sum, n);
+            ns += (end - start).as_nanos() as f64 / n as f64;
+        }
+        assert_total("value", lock.into_inner(), 1);
+        let total = (n * self.threads as u64) as f64;
+        Sample::of("ns_per_acq", ns / self.threads as f64).with("total_m_per_s", total / wall.as_secs_f64() / 1e6)
+    }
+}
+
+impl Scenario for ReadOnly {
+    fn id(&self) -> &'static str {
+        "B3"
+    }
+    fn title(&self) -> &'static str {
+        "2-thread read-only"
+    }
+    fn about(&self) -> &'static str {
+        "Two threads, pinned one per CPU, read-lock the same lock in a loop: ns per acquisition per thread and \
+         total millions of acquisitions per second (mutexes lock exclusively)."
+    }
+
+    fn run(&self, ctx: &mut Ctx, report: &mut ScenarioReport) {
+        report.primary = Some("ns_per_acq");
+        report.columns =
+            vec![Column::metric("ns_per_acq", "ns/acq/thread", 1), Column::plain("total_m_per_s", "total M/s", 2)];
+        let per_thread = ctx.cfg.pick(20_000, 1_000_000, 5_000_000);
+        let case = "2 threads";
+        let rows = ctx.run_case(case, &Case { threads: 2, per_thread });
+        report.rows.extend(rows);
+        report.headline(
+            case,
+            "total_m_per_s",
+            "B3 2-thread read-only: throughput",
+            "M acquisitions/s (higher is better)",
+        );
+        let pinned = if harness::cpus() >= 2 { "pinned to CPUs 0 and 1" } else { "not pinned (1 CPU)" };
+        report.notes.push(format!("{per_thread} acquisitions per thread, {pinned}"));
+    }
+}
