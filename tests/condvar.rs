@@ -307,7 +307,7 @@ where
                 hold(lock, mode, |g| g.wait(cv));
                 order.lock().unwrap().push(id);
             });
-            await_waiters(&cv, id + 1);
+            await_waiters(cv, id + 1);
         }
         // The two oldest, together.
         assert_eq!(cv.notify(2), 2);
@@ -559,7 +559,7 @@ where
         let cv = &cv;
         for lock in [&b, &a] {
             let h = s.spawn(move || hold(lock, mode, |g| g.wait(cv)));
-            await_waiters(&cv, 1);
+            await_waiters(cv, 1);
             assert!(cv.notify_one());
             h.join().unwrap();
             assert!(!lock.is_locked());
@@ -706,7 +706,7 @@ where
                 e.leave();
                 drop(g);
             });
-            await_waiters(&cv, id + 1);
+            await_waiters(cv, id + 1);
         }
         spin_until("the waiters to release their locks", || !lock.is_locked());
 
@@ -799,7 +799,7 @@ where
                 *g += 1;
                 e.leave();
             });
-            await_waiters(&cv, id + 1);
+            await_waiters(cv, id + 1);
         }
         let mut g = lock.write();
         assert_eq!(cv.notify_all(), N);
@@ -855,7 +855,7 @@ fn read_and_write_waiters_mixed() {
                 hold(lock, mode, |g| g.wait_while(cv, &mut |v| *v == 0));
                 returned.fetch_add(1, SeqCst);
             });
-            await_waiters(&cv, i + 1);
+            await_waiters(cv, i + 1);
         }
         *lock.write() = 1;
         assert_eq!(cv.notify_all(), 4);

@@ -277,3 +277,6 @@ impl RwCondvar {
         count
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests;
