@@ -2,19 +2,24 @@
 //! with its `OK: ...` line (each example asserts its own claims and prints
 //! that line last).
 //!
-//! The examples are built by `cargo test` already; when only this file is
-//! selected (`cargo test --test examples`) they may be missing or stale, so
-//! the first test brings them up to date with one `cargo build --examples`
-//! in the same profile and features (a no-op when they are fresh). The
-//! binaries are then run from `target/<profile>/examples/`, found next to
-//! this test's own executable.
+//! The examples are built by `cargo test` already, into
+//! `target/<profile>/examples/`, found next to this test's own executable.
+//! When only this file is selected (`cargo test --test examples`) they are
+//! not, and may be missing or older than their sources; then the first test
+//! runs one `cargo build --examples` in the same profile and features.
+//! (Always running that build would be simpler, but under `--workspace` the
+//! outer build unifies features across members, so a nested build of this
+//! package alone would compile a second variant of every dependency.)
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Every example in `examples/`.
+const EXAMPLES: [&str; 7] = ["cache", "ledger", "token_refresh", "telemetry", "config_cache", "job_queue", "drop_in"];
 
 /// A stall guard only (the examples take a few seconds at most): an example
 /// still running after this long is killed and the test fails with its output.
@@ -26,11 +31,43 @@ fn profile_dir() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("test binary lives in target/<profile>/deps").to_path_buf()
 }
 
-/// Builds the examples once, with this test's profile and features.
+fn example_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The newest modification time of the files under `path`.
+fn newest(path: &Path) -> SystemTime {
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut t = meta.modified().expect("mtime");
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).expect("read_dir") {
+            t = t.max(newest(&entry.expect("dir entry").path()));
+        }
+    }
+    t
+}
+
+/// Whether every example binary exists and is newer than its sources (a
+/// cheap check that saves the nested build; when it errs towards "stale",
+/// e.g. for a file under `src/` outside the module tree, the build it
+/// triggers is a no-op).
+fn examples_fresh(dir: &Path) -> bool {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = newest(&root.join("src")).max(newest(&root.join("Cargo.toml")));
+    EXAMPLES.iter().all(|name| {
+        let sources = lib.max(newest(&root.join("examples").join(format!("{name}.rs"))));
+        std::fs::metadata(example_path(dir, name)).and_then(|m| m.modified()).is_ok_and(|built| built >= sources)
+    })
+}
+
+/// Makes sure the example binaries are up to date; returns `target/<profile>`.
 fn ensure_built() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = profile_dir();
+        if examples_fresh(&dir) {
+            return dir;
+        }
         let profile = match dir.file_name().and_then(|n| n.to_str()) {
             Some("debug") | None => "dev".to_owned(),
             Some(name) => name.to_owned(),
@@ -44,14 +81,15 @@ fn ensure_built() -> &'static Path {
         }
         let out = cmd.output().expect("run cargo build --examples");
         assert!(out.status.success(), "cargo build --examples failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        dir.join("examples")
+        dir
     })
 }
 
 /// Runs example `name` and checks that it exits successfully with a last
 /// line starting with `OK:` and containing `expect`.
 fn run_example(name: &str, expect: &str) {
-    let path = ensure_built().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(EXAMPLES.contains(&name), "add {name} to EXAMPLES");
+    let path = example_path(ensure_built(), name);
     assert!(path.exists(), "example binary missing: {}", path.display());
 
     let mut child = Command::new(&path)
@@ -128,4 +166,20 @@ fn job_queue() {
 #[test]
 fn drop_in() {
     run_example("drop_in", "drop-ins");
+}
+
+#[test]
+fn every_example_is_listed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .expect("examples/")
+        .filter_map(|e| {
+            let name = e.expect("dir entry").file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .collect();
+    found.sort();
+    let mut listed: Vec<String> = EXAMPLES.iter().map(|s| s.to_string()).collect();
+    listed.sort();
+    assert_eq!(found, listed, "every example in examples/ has a test here");
 }
