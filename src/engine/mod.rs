@@ -31,8 +31,8 @@
 //!
 //! Uncontended acquire and release are one compare-and-swap on the state
 //! word. Everything else takes the queue lock, recomputes the state from
-//! the queue and the policy ([`plan`]), and wakes the chosen waiters after
-//! the queue lock is released.
+//! the queue and the policy (`plan`, the table of SPEC §2 as a pure
+//! function), and wakes the chosen waiters after the queue lock is released.
 
 mod queue;
 pub(crate) mod waiter;
@@ -169,8 +169,9 @@ pub(crate) fn plan(kind: PolicyKind, s: u32, queued_readers: usize, queued_write
 /// The raw lock: admission state and waiter queue, no data.
 ///
 /// Every lock of this crate is a thin, typed layer over this engine. It is
-/// public so that generic code written against [`lock_api`] can use it
-/// (see [`crate::lock_api_impl`]); most users want [`RwLock`](crate::RwLock).
+/// public so that generic code written against `lock_api` can use it
+/// (the `lock_api_impl` module, default feature `lock_api`); most users want
+/// [`RwLock`](crate::RwLock).
 pub struct RawRwLock<P: Policy = PhaseFair> {
     state: AtomicU32,
     queue_lock: QueueLock,
