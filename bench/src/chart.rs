@@ -6,7 +6,7 @@
 //! laid out with plotters' built-in size estimate, so no system fonts are
 //! needed to produce the file.
 
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{AsRangedCoord, SegmentValue, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -65,9 +65,38 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>
 where
     DB::ErrorType: 'static,
 {
-    let n = h.bars.len();
-    let max = h.bars.iter().map(|b| b.1).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+    let finite = || h.bars.iter().map(|b| b.1).filter(|v| v.is_finite());
+    let max = finite().fold(0.0f64, f64::max);
+    if h.log {
+        let min_pos = finite().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
+        if min_pos.is_finite() {
+            let lo = 10f64.powf(min_pos.log10().floor());
+            let hi = 10f64.powf((max * 1.5).log10().ceil()).max(lo * 10.0);
+            return draw_bars(area, h, (lo..hi).log_scale(), lo);
+        }
+    }
     let x_max = if max > 0.0 { max * 1.25 } else { 1.0 };
+    draw_bars(area, h, 0f64..x_max, 0.0)
+}
+
+/// A tick label without float noise: `250000`, `25`, `2.5`, `0.25`.
+fn tick(v: &f64) -> String {
+    if v.abs() >= 10.0 || *v == 0.0 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+fn draw_bars<DB, X>(area: &DrawingArea<DB, plotters::coord::Shift>, h: &Headline, x: X, base: f64) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+{
+    let n = h.bars.len();
     // The first contender on top: bar i sits in segment n-1-i.
     let slot = |i: usize| n - 1 - i;
     let label = |v: &SegmentValue<usize>| match v {
@@ -81,7 +110,7 @@ where
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(150)
-        .build_cartesian_2d(0f64..x_max, (0..n).into_segmented())
+        .build_cartesian_2d(x, (0..n).into_segmented())
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
@@ -90,16 +119,17 @@ where
         .y_labels(n)
         .y_label_formatter(&label)
         .x_labels(6)
+        .x_label_formatter(&tick)
         .x_desc(h.axis.as_str())
         .axis_desc_style(("sans-serif", 12))
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(|e| e.to_string())?;
+    let shown = |v: f64| if v.is_finite() && v > base { v } else { base };
     chart
         .draw_series(h.bars.iter().enumerate().map(|(i, (c, v))| {
-            let v = if v.is_finite() { *v } else { 0.0 };
             let mut r = Rectangle::new(
-                [(0.0, SegmentValue::Exact(slot(i))), (v, SegmentValue::Exact(slot(i) + 1))],
+                [(base, SegmentValue::Exact(slot(i))), (shown(*v), SegmentValue::Exact(slot(i) + 1))],
                 colour(c.family, c.kind).filled(),
             );
             r.set_margin(4, 4, 0, 0);
@@ -110,14 +140,13 @@ where
     chart
         .draw_series(h.bars.iter().enumerate().map(|(i, (_, v))| {
             let text = if !v.is_finite() {
-                "-".to_string()
+                " -".to_string()
             } else if v.abs() >= 100.0 {
                 format!(" {v:.0}")
             } else {
                 format!(" {v:.2}")
             };
-            let x = if v.is_finite() { *v } else { 0.0 };
-            Text::new(text, (x, SegmentValue::CenterOf(slot(i))), value_style.clone())
+            Text::new(text, (shown(*v), SegmentValue::CenterOf(slot(i))), value_style.clone())
         }))
         .map_err(|e| e.to_string())?;
     Ok(())

@@ -208,6 +208,8 @@ pub struct Headline {
     pub axis: String,
     /// `(contender, value)` bars.
     pub bars: Vec<(ContenderInfo, f64)>,
+    /// Whether the value axis is logarithmic (for values spanning decades).
+    pub log: bool,
 }
 
 /// Everything one scenario reports.
@@ -274,6 +276,15 @@ impl ScenarioReport {
     /// A headline chart of `key` (a metric median or a derived value) for
     /// the rows of `case`.
     pub fn headline(&mut self, case: &str, key: &str, title: impl Into<String>, axis: impl Into<String>) {
+        self.push_headline(case, key, title.into(), axis.into(), false);
+    }
+
+    /// Like [`headline`](Self::headline), on a logarithmic value axis.
+    pub fn headline_log(&mut self, case: &str, key: &str, title: impl Into<String>, axis: impl Into<String>) {
+        self.push_headline(case, key, title.into(), axis.into(), true);
+    }
+
+    fn push_headline(&mut self, case: &str, key: &str, title: String, axis: String, log: bool) {
         let bars: Vec<(ContenderInfo, f64)> = self
             .rows
             .iter()
@@ -281,7 +292,7 @@ impl ScenarioReport {
             .filter_map(|r| r.median(key).or_else(|| r.derived.get(key).copied()).map(|v| (r.contender, v)))
             .collect();
         if !bars.is_empty() {
-            self.headlines.push(Headline { title: title.into(), axis: axis.into(), bars });
+            self.headlines.push(Headline { title, axis, bars, log });
         }
     }
 }
@@ -585,5 +596,86 @@ pub fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
     match h.join() {
         Ok(v) => v,
         Err(e) => std::panic::resume_unwind(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn stat_median_min_max() {
+        let s = Stat::of(&[3.0, 1.0, 2.0]);
+        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 3));
+        assert_eq!(Stat::of(&[4.0, 1.0, 2.0, 3.0]).median, 2.5);
+    }
+
+    #[test]
+    fn percentiles_and_fairness() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert!(percentile(&[], 50.0).is_nan());
+        assert_eq!(jain(&[5, 5]), 1.0);
+        assert_eq!(jain(&[10, 0]), 0.5);
+    }
+
+    #[test]
+    fn span_covers_all_workers() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(span([(t + ms(2), t + ms(5)), (t, t + ms(3))]), ms(5));
+        assert_eq!(span(std::iter::empty()), Duration::ZERO);
+    }
+
+    static ORDER: Mutex<Vec<(&'static str, bool)>> = Mutex::new(Vec::new());
+
+    struct Record;
+    impl Bench for Record {
+        fn run<C: Contender>(&self, phase: Phase) -> Sample {
+            ORDER.lock().unwrap().push((C::INFO.id, phase == Phase::Warmup));
+            Sample::of("x", ORDER.lock().unwrap().len() as f64)
+        }
+    }
+
+    #[test]
+    fn rounds_rotate_and_warmups_are_discarded() {
+        let cfg = Config::new(Mode::Smoke, None, false);
+        let mut ctx = Ctx::new(cfg, ProgressBar::hidden());
+        ctx.set_counting(true);
+        assert!(ctx.run_case_with("c", &Record, TrialPlan { warmup: 1, trials: 2 }).is_empty());
+        let n = contenders::all_infos().len();
+        assert_eq!(ctx.set_counting(false), 3 * n as u64);
+        assert!(ORDER.lock().unwrap().is_empty(), "the counting pass must not run anything");
+
+        let rows = ctx.run_case_with("c", &Record, TrialPlan { warmup: 1, trials: 2 });
+        let order = ORDER.lock().unwrap().clone();
+        let ids: Vec<&str> = contenders::all_infos().iter().map(|c| c.id).collect();
+        assert_eq!(order.len(), 3 * n);
+        for round in 0..3 {
+            // Round k starts with contender k and visits every contender once.
+            assert_eq!(order[round * n].0, ids[round % n]);
+            let mut seen: Vec<&str> = order[round * n..(round + 1) * n].iter().map(|o| o.0).collect();
+            seen.sort_unstable();
+            let mut all = ids.clone();
+            all.sort_unstable();
+            assert_eq!(seen, all);
+            assert!(order[round * n..(round + 1) * n].iter().all(|o| o.1 == (round == 0)));
+        }
+        assert_eq!(rows.len(), n);
+        assert!(rows.iter().all(|r| r.metrics["x"].n == 2), "only the two trials are kept");
+    }
+
+    #[test]
+    fn checker_catches_overlap() {
+        let c = Checker::new(LockKind::RwLock);
+        c.read(|| c.read(|| ())); // readers may share
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.read(|| c.write(|| ()))));
+        assert!(r.is_err(), "a writer inside a read section must be caught");
+        let m = Checker::new(LockKind::Mutex);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.read(|| m.read(|| ()))));
+        assert!(r.is_err(), "two holders of a mutex must be caught");
     }
 }

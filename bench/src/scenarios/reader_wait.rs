@@ -74,6 +74,11 @@ impl Scenario for ReaderWait {
         let case = "2 writers + 1 reader";
         let rows = ctx.run_case(case, &Case(flood));
         report.rows.extend(rows);
-        report.headline(case, "p99_us", "B8 reader wait under writer flood: p99", "µs (lower is better)");
+        report.headline_log(
+            case,
+            "p99_us",
+            "B8 reader wait under writer flood: p99",
+            "µs, log scale (lower is better)",
+        );
     }
 }

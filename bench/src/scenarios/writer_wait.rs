@@ -178,6 +178,11 @@ impl Scenario for WriterWait {
         let case = "2 readers + 1 writer";
         let rows = ctx.run_case(case, &Case(flood));
         report.rows.extend(rows);
-        report.headline(case, "p99_us", "B7 writer wait under reader flood: p99", "µs (lower is better)");
+        report.headline_log(
+            case,
+            "p99_us",
+            "B7 writer wait under reader flood: p99",
+            "µs, log scale (lower is better)",
+        );
     }
 }
