@@ -41,7 +41,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::time::Instant;
 
-use crate::loom::{park, park_timeout, spin_loop, Arc, AtomicU32, Ordering, QueueLock, UnsafeCell};
+use crate::loom::{park, park_timeout, spin_loop, yield_now, Arc, AtomicU32, Ordering, QueueLock, UnsafeCell};
 use crate::policy::{PhaseFair, Policy, PolicyKind};
 use queue::Queue;
 use waiter::{wake_all, Kind, Waiter, WakeList, WAITING};
@@ -65,6 +65,12 @@ pub(crate) const MAX_READERS: u32 = 3;
 const SPIN_LIMIT: u32 = 100;
 #[cfg(loom)]
 const SPIN_LIMIT: u32 = 0;
+
+/// Rounds the first queued waiter waits awake before parking.
+#[cfg(not(loom))]
+const QUEUED_SPIN_ROUNDS: u32 = 10;
+#[cfg(loom)]
+const QUEUED_SPIN_ROUNDS: u32 = 0;
 
 #[inline]
 const fn readers(s: u32) -> u32 {
@@ -103,6 +109,16 @@ fn add_readers(s: u32, n: u32) -> u32 {
         reader_overflow()
     }
     s + n * READER
+}
+
+/// What happened to an arrival.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Arrival {
+    Admitted,
+    /// Queued; `first` when nobody was queued before it.
+    Queued {
+        first: bool,
+    },
 }
 
 /// Why the engine is re-deciding who may hold the lock.
@@ -250,6 +266,15 @@ impl<P: Policy> RawRwLock<P> {
     /// Takes the write lock if it is free and nobody waits for it.
     #[inline]
     pub fn try_lock_exclusive(&self) -> bool {
+        // Read first: a failing attempt (spinners, `try_write` polling)
+        // then leaves the cache line shared instead of pulling it away.
+        self.state.load(Ordering::Relaxed) == 0 && self.try_lock_exclusive_fast()
+    }
+
+    /// The write fast path: one compare-and-swap, no read before it (the
+    /// uncontended case pays for one atomic operation only).
+    #[inline]
+    fn try_lock_exclusive_fast(&self) -> bool {
         self.state.compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed).is_ok()
     }
 
@@ -258,7 +283,7 @@ impl<P: Policy> RawRwLock<P> {
     #[inline]
     fn try_lock_shared_fast(&self) -> bool {
         if P::KIND == PolicyKind::Exclusive {
-            return self.try_lock_exclusive();
+            return self.try_lock_exclusive_fast();
         }
         let s = self.state.load(Ordering::Relaxed);
         is_read_lockable(P::KIND, s)
@@ -280,7 +305,7 @@ impl<P: Policy> RawRwLock<P> {
     /// Blocks the calling thread until the write lock is held.
     #[inline]
     pub fn lock_exclusive(&self) {
-        if !self.try_lock_exclusive() {
+        if !self.try_lock_exclusive_fast() {
             self.lock_slow(Kind::Write, None);
         }
     }
@@ -400,10 +425,31 @@ impl<P: Policy> RawRwLock<P> {
             }
         }
         let waiter = Waiter::thread(kind, WAITING);
-        if self.arrive(&waiter) {
-            return true;
+        match self.with_queue(|q| self.arrive_locked(q, &waiter)) {
+            Arrival::Admitted => true,
+            // The next in line is likely to be handed the lock soon: wait
+            // for it awake for a moment, so the hand-off costs no wake-up.
+            Arrival::Queued { first: true } => self.spin_granted(&waiter) || self.wait_granted(&waiter, deadline),
+            Arrival::Queued { first: false } => self.wait_granted(&waiter, deadline),
         }
-        self.wait_granted(&waiter, deadline)
+    }
+
+    /// Bounded wait for a grant without parking: a few short spins, then a
+    /// few yields (which let a preempted holder run on this core).
+    fn spin_granted(&self, waiter: &Waiter) -> bool {
+        for round in 0..QUEUED_SPIN_ROUNDS {
+            if waiter.is_granted() {
+                return true;
+            }
+            if round < 3 {
+                for _ in 0..(2 << round) {
+                    spin_loop();
+                }
+            } else {
+                yield_now();
+            }
+        }
+        waiter.is_granted()
     }
 
     /// Parks until `waiter` is granted, or gives up at `deadline`.
@@ -428,10 +474,10 @@ impl<P: Policy> RawRwLock<P> {
     /// A new arrival: admitted at once if the policy allows (returns true,
     /// the caller holds the lock), otherwise queued.
     pub(crate) fn arrive(&self, waiter: &Arc<Waiter>) -> bool {
-        self.with_queue(|q| self.arrive_locked(q, waiter))
+        self.with_queue(|q| self.arrive_locked(q, waiter)) == Arrival::Admitted
     }
 
-    fn arrive_locked(&self, q: &mut Queue, waiter: &Arc<Waiter>) -> bool {
+    fn arrive_locked(&self, q: &mut Queue, waiter: &Arc<Waiter>) -> Arrival {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             let admit = match (P::KIND, waiter.kind) {
@@ -454,11 +500,12 @@ impl<P: Policy> RawRwLock<P> {
             match cas {
                 Ok(_) if admit => {
                     waiter.set_state(waiter::GRANTED);
-                    return true;
+                    return Arrival::Admitted;
                 }
                 Ok(_) => {
+                    let first = q.is_empty();
                     q.push(waiter.clone());
-                    return false;
+                    return Arrival::Queued { first };
                 }
                 Err(e) => s = e,
             }
@@ -472,7 +519,7 @@ impl<P: Policy> RawRwLock<P> {
         self.with_queue(|q| {
             let mut wake = WakeList::new();
             for w in waiters {
-                if self.arrive_locked(q, &w) {
+                if self.arrive_locked(q, &w) == Arrival::Admitted {
                     wake.push(w);
                 }
             }
@@ -567,3 +614,6 @@ impl<P: Policy> fmt::Debug for RawRwLock<P> {
 
 #[cfg(all(test, not(loom)))]
 mod tests;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
