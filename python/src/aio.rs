@@ -1,0 +1,515 @@
+//! `rwlocker.async_rwlock`: the lock classes for asyncio tasks.
+//!
+//! An acquire is a native coroutine object ([`AcquireOp`]): its first step
+//! tries the engine's fast path and finishes without yielding when the lock
+//! is free; otherwise it queues a [`RawAcquire`] whose waker resolves an
+//! asyncio future of the running loop, and yields that future. Thrown
+//! exceptions (`CancelledError`), `close()` and garbage collection cancel
+//! the acquisition: it leaves the queue, and a grant it had already
+//! received is passed on (SPEC §4).
+
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use pyo3::exceptions::{PyBaseException, PyKeyboardInterrupt, PyRuntimeError, PyStopIteration, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+use rwlocker::RawAcquire;
+
+use crate::core::{Core, Kind, PolicyName};
+use crate::thread::{abstract_error, class_spec, ClassSpec, Route};
+use crate::util::{task_token, thread_token};
+
+static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Sets the result of `fut` unless it is already done (cancelled, or
+/// resolved by an earlier wake).
+#[pyfunction]
+fn _resolve_future(fut: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !fut.call_method0("done")?.is_truthy()? {
+        fut.call_method1("set_result", (fut.py().None(),))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let f = wrap_pyfunction!(_resolve_future, m)?;
+    m.add_function(f.clone())?;
+    let _ = RESOLVE.set(py, f.into_any().unbind());
+    let _ = GET_RUNNING_LOOP.set(py, py.import("asyncio")?.getattr("get_running_loop")?.unbind());
+    Ok(())
+}
+
+pub(crate) fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    match GET_RUNNING_LOOP.get(py) {
+        Some(f) => f.bind(py).call0(),
+        None => py.import("asyncio")?.call_method0("get_running_loop"),
+    }
+}
+
+/// A waker that resolves an asyncio future: directly when woken on the
+/// loop's thread, through `call_soon_threadsafe` from any other thread.
+pub(crate) struct AsyncWake {
+    loop_: Py<PyAny>,
+    fut: Py<PyAny>,
+    thread: usize,
+}
+
+impl AsyncWake {
+    /// A waker for a new future of the running loop; returns both.
+    pub(crate) fn create(py: Python<'_>) -> PyResult<(Waker, Bound<'_, PyAny>)> {
+        let lp = running_loop(py)?;
+        let fut = lp.call_method0("create_future")?;
+        let wake = AsyncWake { loop_: lp.unbind(), fut: fut.clone().unbind(), thread: thread_token() };
+        Ok((Waker::from(Arc::new(wake)), fut))
+    }
+
+    fn fire(&self) {
+        Python::attach(|py| {
+            let fut = self.fut.bind(py);
+            let result = if thread_token() == self.thread {
+                _resolve_future(fut)
+            } else {
+                let resolve = match RESOLVE.get(py) {
+                    Some(r) => r.bind(py).clone(),
+                    None => return,
+                };
+                self.loop_.bind(py).call_method1("call_soon_threadsafe", (resolve, fut)).map(drop)
+            };
+            if let Err(e) = result {
+                if e.is_instance_of::<PyKeyboardInterrupt>(py) {
+                    // Ctrl-C landed inside the wake: deliver it again.
+                    // SAFETY: called with the GIL held (inside `attach`).
+                    unsafe { pyo3::ffi::PyErr_SetInterrupt() };
+                } else if !self.loop_.bind(py).call_method0("is_closed").and_then(|c| c.is_truthy()).unwrap_or(false) {
+                    e.write_unraisable(py, Some(fut));
+                }
+            }
+        });
+    }
+}
+
+impl Wake for AsyncWake {
+    fn wake(self: Arc<Self>) {
+        self.fire();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.fire();
+    }
+}
+
+/// `blocking` of an async acquire: any object, by truth value.
+fn truthy(blocking: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+    blocking.map_or(Ok(true), |b| b.is_truthy())
+}
+
+/// The `StopIteration` that finishes a native coroutine with `value`.
+pub(crate) fn stop_with(_py: Python<'_>, value: Py<PyAny>) -> PyErr {
+    PyStopIteration::new_err((value,))
+}
+
+fn stop(py: Python<'_>, value: bool) -> PyErr {
+    stop_with(py, pyo3::types::PyBool::new(py, value).to_owned().into_any().unbind())
+}
+
+/// What an [`AcquireOp`] has to do.
+enum OpState {
+    /// Not started: try, then queue (or give up if not `blocking`).
+    Start {
+        core: Arc<Core>,
+        kind: Kind,
+        blocking: bool,
+    },
+    /// Queued in the engine; the task awaits a future our waker resolves.
+    Waiting {
+        core: Arc<Core>,
+        kind: Kind,
+        acq: RawAcquire,
+        me: usize,
+    },
+    /// Finishes at once with this value.
+    Value(bool),
+    Done,
+}
+
+/// The coroutine of an asyncio lock acquire (`await lock.read.acquire()`,
+/// `async with lock.write:`); registered as a `collections.abc.Coroutine`
+/// so that `asyncio.create_task` accepts it.
+#[pyclass(module = "rwlocker.async_rwlock", name = "_AcquireOp")]
+pub struct AcquireOp {
+    st: OpState,
+}
+
+impl AcquireOp {
+    pub(crate) fn start(core: &Arc<Core>, kind: Kind, blocking: bool) -> Self {
+        AcquireOp { st: OpState::Start { core: core.clone(), kind, blocking } }
+    }
+
+    pub(crate) fn value(v: bool) -> Self {
+        AcquireOp { st: OpState::Value(v) }
+    }
+
+    fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match std::mem::replace(&mut self.st, OpState::Done) {
+            OpState::Start { core, kind, blocking } => {
+                let me = if core.needs_identity(kind) { task_token(py) } else { 0 };
+                if core.try_acquire(kind, me, &|| task_token(py))? {
+                    return Err(stop(py, true));
+                }
+                if !blocking {
+                    return Err(stop(py, false));
+                }
+                core.add_waiting(kind, 1);
+                self.wait_step(py, core, kind, kind.raw_acquire(), me)
+            }
+            OpState::Waiting { core, kind, acq, me } => self.wait_step(py, core, kind, acq, me),
+            OpState::Value(v) => Err(stop(py, v)),
+            OpState::Done => Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine")),
+        }
+    }
+
+    /// Polls the queued acquisition with a fresh future; yields the future
+    /// or finishes.
+    fn wait_step(
+        &mut self,
+        py: Python<'_>,
+        core: Arc<Core>,
+        kind: Kind,
+        mut acq: RawAcquire,
+        me: usize,
+    ) -> PyResult<Py<PyAny>> {
+        let polled = AsyncWake::create(py).and_then(|(waker, fut)| {
+            let poll = core.engine.poll(&mut acq, &mut Context::from_waker(&waker));
+            if poll.is_pending() {
+                fut.setattr("_asyncio_future_blocking", true)?;
+            }
+            Ok((poll, fut))
+        });
+        match polled {
+            Ok((Poll::Ready(()), _)) => {
+                core.add_waiting(kind, -1);
+                core.granted(kind, me, &|| task_token(py));
+                Err(stop(py, true))
+            }
+            Ok((Poll::Pending, fut)) => {
+                self.st = OpState::Waiting { core, kind, acq, me };
+                Ok(fut.unbind())
+            }
+            Err(e) => {
+                core.engine.cancel(&mut acq);
+                core.add_waiting(kind, -1);
+                Err(e)
+            }
+        }
+    }
+
+    /// Gives up: leaves the queue, passing on a grant already received.
+    fn abort(&mut self) {
+        if let OpState::Waiting { core, kind, mut acq, .. } = std::mem::replace(&mut self.st, OpState::Done) {
+            core.engine.cancel(&mut acq);
+            core.add_waiting(kind, -1);
+        }
+    }
+}
+
+impl Drop for AcquireOp {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+/// The exception `coro.throw(...)` asks for.
+pub(crate) fn thrown(typ: &Bound<'_, PyAny>, val: Option<&Bound<'_, PyAny>>) -> PyErr {
+    if typ.is_instance_of::<PyBaseException>() {
+        return PyErr::from_value(typ.clone());
+    }
+    if let Ok(t) = typ.cast::<PyType>() {
+        if t.is_subclass_of::<PyBaseException>().unwrap_or(false) {
+            let made = match val {
+                Some(v) if v.is_instance(t).unwrap_or(false) => Ok(v.clone()),
+                Some(v) if !v.is_none() => t.call1((v,)),
+                _ => t.call0(),
+            };
+            return match made {
+                Ok(e) => PyErr::from_value(e),
+                Err(e) => e,
+            };
+        }
+    }
+    PyTypeError::new_err("exceptions must be classes or instances deriving from BaseException")
+}
+
+#[pymethods]
+impl AcquireOp {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.step(py)
+    }
+
+    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.step(py)
+    }
+
+    #[pyo3(signature = (typ, val = None, _tb = None))]
+    fn throw(
+        &mut self,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        self.abort();
+        self.st = OpState::Done;
+        Err(thrown(typ, val))
+    }
+
+    fn close(&mut self) {
+        self.abort();
+        self.st = OpState::Done;
+    }
+}
+
+/// The base of the asyncio lock proxies.
+#[pyclass(subclass, frozen, module = "rwlocker.async_rwlock", name = "AsyncRWLockProxy")]
+pub struct AsyncRWLockProxy;
+
+#[pymethods]
+impl AsyncRWLockProxy {
+    #[new]
+    fn new() -> PyResult<Self> {
+        Err(PyTypeError::new_err("lock proxies are created by their lock"))
+    }
+}
+
+macro_rules! async_proxy {
+    ($name:ident, $pyname:literal, $kind:expr, { $($extra:tt)* }) => {
+        #[doc = concat!("`lock.", $pyname, "` of an asyncio lock")]
+        #[pyclass(extends = AsyncRWLockProxy, frozen, module = "rwlocker.async_rwlock", name = $pyname)]
+        pub struct $name {
+            pub(crate) core: Arc<Core>,
+        }
+
+        #[pymethods]
+        impl $name {
+            /// `await proxy.acquire(blocking=True)`.
+            #[pyo3(signature = (blocking = None))]
+            fn acquire(&self, blocking: Option<&Bound<'_, PyAny>>) -> PyResult<AcquireOp> {
+                Ok(AcquireOp::start(&self.core, $kind, truthy(blocking)?))
+            }
+
+            /// Releases this side (synchronous, like `asyncio.Lock.release`).
+            fn release(&self, py: Python<'_>) -> PyResult<()> {
+                self.core.release($kind, &|| task_token(py))
+            }
+
+            /// Whether anyone holds this side.
+            fn locked(&self) -> bool {
+                match $kind {
+                    Kind::Read => self.core.read_locked(),
+                    Kind::Write => self.core.write_locked(),
+                }
+            }
+
+            fn __aenter__(&self) -> AcquireOp {
+                AcquireOp::start(&self.core, $kind, true)
+            }
+
+            fn __aexit__(
+                &self,
+                py: Python<'_>,
+                _exc_type: &Bound<'_, PyAny>,
+                _exc: &Bound<'_, PyAny>,
+                _tb: &Bound<'_, PyAny>,
+            ) -> PyResult<AcquireOp> {
+                self.core.release($kind, &|| task_token(py))?;
+                Ok(AcquireOp::value(false))
+            }
+
+            /// How many tasks wait to acquire this side.
+            #[getter]
+            fn those_waiting(&self) -> usize {
+                self.core.waiting($kind)
+            }
+
+            /// The engine's state (for tests).
+            fn _state(&self) -> (u32, bool, usize, usize) {
+                let s = self.core.engine.snapshot();
+                (s.readers, s.writer, s.queued_readers, s.queued_writers)
+            }
+
+            $($extra)*
+        }
+    };
+}
+
+async_proxy!(AsyncRWLockReaderProxy, "AsyncRWLockReaderProxy", Kind::Read, {});
+async_proxy!(AsyncRWLockWriterProxy, "AsyncRWLockWriterProxy", Kind::Write, {
+    /// Turns the held write lock into a read lock, atomically (synchronous).
+    fn downgrade(&self, py: Python<'_>) -> PyResult<()> {
+        self.core.downgrade(&|| task_token(py))
+    }
+});
+
+pub(crate) const LOCK_NOT_ACQUIRED: &str = "Lock is not acquired.";
+
+/// A fair (FIFO) asyncio lock with the interface of `asyncio.Lock`, on the
+/// engine's exclusive policy; `AsyncLock()` uses it. Usable from several
+/// event loops and threads.
+#[pyclass(frozen, module = "rwlocker.async_rwlock", name = "AsyncMutex")]
+pub struct AsyncMutex {
+    pub(crate) core: Arc<Core>,
+}
+
+impl AsyncMutex {
+    pub(crate) fn create() -> Self {
+        AsyncMutex { core: Arc::new(Core::with_message(PolicyName::Exclusive, false, LOCK_NOT_ACQUIRED)) }
+    }
+}
+
+#[pymethods]
+impl AsyncMutex {
+    #[new]
+    fn new() -> Self {
+        AsyncMutex::create()
+    }
+
+    #[pyo3(signature = (blocking = None))]
+    fn acquire(&self, blocking: Option<&Bound<'_, PyAny>>) -> PyResult<AcquireOp> {
+        Ok(AcquireOp::start(&self.core, Kind::Write, truthy(blocking)?))
+    }
+
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        self.core.release(Kind::Write, &|| task_token(py))
+    }
+
+    fn locked(&self) -> bool {
+        self.core.write_locked()
+    }
+
+    /// The engine's state (for tests).
+    fn _state(&self) -> (u32, bool, usize, usize) {
+        let s = self.core.engine.snapshot();
+        (s.readers, s.writer, s.queued_readers, s.queued_writers)
+    }
+
+    fn __aenter__(&self) -> AcquireOp {
+        AcquireOp::start(&self.core, Kind::Write, true)
+    }
+
+    fn __aexit__(
+        &self,
+        py: Python<'_>,
+        _t: &Bound<'_, PyAny>,
+        _e: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> PyResult<AcquireOp> {
+        self.core.release(Kind::Write, &|| task_token(py))?;
+        Ok(AcquireOp::value(false))
+    }
+}
+
+/// The base of every asyncio lock: `.read`, `.write`, and the drop-in
+/// methods of `asyncio.Lock`, routed to `.write` (`async with lock:` works).
+///
+/// Instantiated directly (or through `AsyncLock`) it is an adapter whose
+/// `read` and `write` are one `AsyncMutex`.
+#[pyclass(subclass, frozen, module = "rwlocker.async_rwlock", name = "AsyncRWLockBase")]
+pub struct AsyncRWLockBase {
+    route: Route,
+    #[pyo3(get)]
+    read: Py<PyAny>,
+    #[pyo3(get)]
+    write: Py<PyAny>,
+}
+
+impl AsyncRWLockBase {
+    fn target(&self) -> &Arc<Core> {
+        match &self.route {
+            Route::Rw(c) | Route::Mutex(c) => c,
+            Route::Foreign => unreachable!("asyncio locks have no foreign route"),
+        }
+    }
+}
+
+#[pymethods]
+impl AsyncRWLockBase {
+    #[new]
+    #[classmethod]
+    fn py_new(cls: &Bound<'_, PyType>) -> PyResult<Self> {
+        let py = cls.py();
+        match class_spec(cls)? {
+            ClassSpec::Abstract => Err(abstract_error(cls)),
+            ClassSpec::Adapter => {
+                let m = AsyncMutex::create();
+                let core = m.core.clone();
+                let obj = Py::new(py, m)?.into_any();
+                Ok(AsyncRWLockBase { route: Route::Mutex(core), read: obj.clone_ref(py), write: obj })
+            }
+            ClassSpec::Rw(policy, reentrant) => {
+                let core = Arc::new(Core::new(policy, reentrant));
+                let read = Py::new(
+                    py,
+                    PyClassInitializer::from(AsyncRWLockProxy)
+                        .add_subclass(AsyncRWLockReaderProxy { core: core.clone() }),
+                )?;
+                let write = Py::new(
+                    py,
+                    PyClassInitializer::from(AsyncRWLockProxy)
+                        .add_subclass(AsyncRWLockWriterProxy { core: core.clone() }),
+                )?;
+                Ok(AsyncRWLockBase { route: Route::Rw(core), read: read.into_any(), write: write.into_any() })
+            }
+        }
+    }
+
+    /// `await write.acquire()`.
+    #[pyo3(signature = (blocking = None))]
+    fn acquire(&self, blocking: Option<&Bound<'_, PyAny>>) -> PyResult<AcquireOp> {
+        Ok(AcquireOp::start(self.target(), Kind::Write, truthy(blocking)?))
+    }
+
+    /// `write.release()`.
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        self.target().release(Kind::Write, &|| task_token(py))
+    }
+
+    /// `write.locked()`.
+    fn locked(&self) -> bool {
+        self.target().write_locked()
+    }
+
+    fn __aenter__(&self) -> AcquireOp {
+        AcquireOp::start(self.target(), Kind::Write, true)
+    }
+
+    fn __aexit__(
+        &self,
+        py: Python<'_>,
+        _t: &Bound<'_, PyAny>,
+        _e: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> PyResult<AcquireOp> {
+        self.target().release(Kind::Write, &|| task_token(py))?;
+        Ok(AcquireOp::value(false))
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let name = slf.get_type().qualname()?;
+        let c = slf.get().target();
+        Ok(format!(
+            "<{name} readers={} writer={} at {:#x}>",
+            if c.read_locked() { "held" } else { "free" },
+            if c.write_locked() { "held" } else { "free" },
+            slf.as_ptr() as usize
+        ))
+    }
+}

@@ -1,0 +1,982 @@
+//! Condition variables: `RWCondition` / `AsyncRWCondition` proxies.
+//!
+//! One FIFO of waiters per condition, shared by its read and write proxies
+//! (as in rwlocker 3.2: a notify from either side wakes the oldest waiters,
+//! whatever mode they wait in).
+//!
+//! * A waiter registers **before** it releases the lock, so a notify issued
+//!   in between finds it (no lost wakeup).
+//! * `notify(n)` takes exactly `min(n, waiting)` waiters off the front.
+//!   For a lock of this package it also starts each one's re-acquisition
+//!   right there, with the waiter's own waker: the waiter joins the lock's
+//!   queue as an arrival at the moment of notification and is woken by the
+//!   lock's hand-off (notified readers enter together, notified writers one
+//!   at a time: no thundering herd).
+//! * A waiter that gives up (timeout, signal, task cancellation) after it
+//!   was notified passes the notification on to the next waiter, so
+//!   `notify(n)` always reaches `n` live waiters.
+//! * `wait` always returns (or raises) holding the same mode again; an
+//!   asyncio wait that is cancelled re-acquires first, then re-raises.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use rwlocker::RawAcquire;
+
+use crate::aio::{AcquireOp, AsyncMutex, AsyncRWLockReaderProxy, AsyncRWLockWriterProxy, AsyncWake};
+use crate::core::{drive, park_while, parse_cond_timeout, Core, Kind, Signals, Woken};
+use crate::thread::{thread_acquire, Mutex, RWLockReaderProxy, RWLockWriterProxy};
+use crate::util::{task_token, thread_token, thread_waker};
+
+const WAIT_UNACQUIRED: &str = "cannot wait on un-acquired lock";
+const NOTIFY_UNACQUIRED: &str = "cannot notify on un-acquired lock";
+const WAIT_NESTED: &str = "Cannot wait on a nested write lock. Release inner locks first.";
+
+fn lock<T>(m: &StdMutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What a waiter holds while registered and, once notified, the
+/// re-acquisition the notifier started for it.
+struct Slot {
+    waker: Waker,
+    acq: Option<RawAcquire>,
+    /// The notifier's first poll already granted the lock.
+    ready: bool,
+}
+
+/// One registered wait.
+pub(crate) struct CvWaiter {
+    /// The lock and mode to re-acquire, when it is a lock of this package.
+    native: Option<(Arc<Core>, Kind)>,
+    notified: AtomicBool,
+    slot: StdMutex<Slot>,
+}
+
+impl CvWaiter {
+    fn new(native: Option<(Arc<Core>, Kind)>, waker: Waker) -> Arc<Self> {
+        Arc::new(CvWaiter {
+            native,
+            notified: AtomicBool::new(false),
+            slot: StdMutex::new(Slot { waker, acq: None, ready: false }),
+        })
+    }
+
+    fn is_notified(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+
+    /// The re-acquisition started by the notifier, and whether it is
+    /// already granted. Only after `is_notified()`.
+    fn take_acquire(&self) -> (Option<RawAcquire>, bool) {
+        let mut s = lock(&self.slot);
+        (s.acq.take(), s.ready)
+    }
+}
+
+/// The FIFO of a condition.
+#[derive(Default)]
+pub(crate) struct CondCore {
+    queue: StdMutex<VecDeque<Arc<CvWaiter>>>,
+}
+
+impl CondCore {
+    fn push(&self, w: Arc<CvWaiter>) {
+        lock(&self.queue).push_back(w);
+    }
+
+    /// Removes `w` if it was not notified; returns whether it was removed
+    /// (false: it was notified, and its re-acquisition is in its slot).
+    fn remove_if_waiting(&self, w: &Arc<CvWaiter>) -> bool {
+        let mut q = lock(&self.queue);
+        if w.is_notified() {
+            return false;
+        }
+        if let Some(i) = q.iter().position(|x| Arc::ptr_eq(x, w)) {
+            q.remove(i);
+        }
+        true
+    }
+
+    /// Wakes `min(n, waiting)` waiters, oldest first; returns how many.
+    pub(crate) fn notify(&self, n: usize) -> usize {
+        let mut wake: Vec<Waker> = Vec::new();
+        let count = {
+            let mut q = lock(&self.queue);
+            let count = n.min(q.len());
+            for w in q.drain(..count) {
+                let mut slot = lock(&w.slot);
+                match &w.native {
+                    Some((core, kind)) => {
+                        // Join the lock's queue now, on the waiter's behalf:
+                        // the lock's hand-off wakes it.
+                        let mut acq = kind.raw_acquire();
+                        let ready = core.engine.poll(&mut acq, &mut Context::from_waker(&slot.waker)).is_ready();
+                        slot.acq = Some(acq);
+                        slot.ready = ready;
+                        if ready {
+                            wake.push(slot.waker.clone());
+                        }
+                    }
+                    None => wake.push(slot.waker.clone()),
+                }
+                w.notified.store(true, Ordering::Release);
+            }
+            count
+        };
+        for w in wake {
+            w.wake();
+        }
+        count
+    }
+
+    fn len(&self) -> usize {
+        lock(&self.queue).len()
+    }
+}
+
+/// The condition's FIFO, shared by the two proxies of one condition.
+#[pyclass(frozen, module = "rwlocker._rwlocker", name = "CondState")]
+pub struct CondState {
+    pub(crate) core: Arc<CondCore>,
+}
+
+#[pymethods]
+impl CondState {
+    #[new]
+    fn new() -> Self {
+        CondState { core: Arc::new(CondCore::default()) }
+    }
+
+    /// How many waiters are registered (for tests and diagnostics).
+    fn __len__(&self) -> usize {
+        self.core.len()
+    }
+}
+
+/// The lock side a condition proxy is bound to.
+enum Side {
+    /// A proxy of a lock of this package (or its `Mutex`): handled natively.
+    Native(Arc<Core>, Kind),
+    /// Another lock object (e.g. `Lock(threading.RLock())`): called.
+    Foreign,
+}
+
+impl Side {
+    fn of_thread(proxy: &Bound<'_, PyAny>) -> Side {
+        if let Ok(p) = proxy.cast::<RWLockReaderProxy>() {
+            Side::Native(p.get().core.clone(), Kind::Read)
+        } else if let Ok(p) = proxy.cast::<RWLockWriterProxy>() {
+            Side::Native(p.get().core.clone(), Kind::Write)
+        } else if let Ok(m) = proxy.cast::<Mutex>() {
+            Side::Native(m.get().core.clone(), Kind::Write)
+        } else {
+            Side::Foreign
+        }
+    }
+
+    fn of_async(proxy: &Bound<'_, PyAny>) -> PyResult<(Arc<Core>, Kind)> {
+        if let Ok(p) = proxy.cast::<AsyncRWLockReaderProxy>() {
+            Ok((p.get().core.clone(), Kind::Read))
+        } else if let Ok(p) = proxy.cast::<AsyncRWLockWriterProxy>() {
+            Ok((p.get().core.clone(), Kind::Write))
+        } else if let Ok(m) = proxy.cast::<AsyncMutex>() {
+            Ok((m.get().core.clone(), Kind::Write))
+        } else {
+            Err(PyTypeError::new_err("AsyncRWCondition needs a lock of rwlocker.async_rwlock (an AsyncRWLockBase)"))
+        }
+    }
+}
+
+/// Whether the mode is held by anyone (the ownership rule of 3.2).
+fn held(core: &Core, kind: Kind) -> bool {
+    match kind {
+        Kind::Read => core.read_locked(),
+        Kind::Write => core.write_locked(),
+    }
+}
+
+fn parse_n(n: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+    match n {
+        None => Ok(1),
+        Some(n) => {
+            let n: i64 = n.extract()?;
+            Ok(n.max(0) as usize)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------
+
+/// The base of `cond.read` / `cond.write`.
+#[pyclass(subclass, frozen, module = "rwlocker.thread_rwlock", name = "RWConditionProxy")]
+pub struct RWConditionProxy;
+
+#[pymethods]
+impl RWConditionProxy {
+    #[new]
+    #[pyo3(signature = (*_args))]
+    fn new(_args: &Bound<'_, pyo3::types::PyTuple>) -> Self {
+        RWConditionProxy
+    }
+}
+
+/// The thread half of a condition proxy.
+pub(crate) struct ThreadCond {
+    cond: Arc<CondCore>,
+    side: Side,
+    proxy: Py<PyAny>,
+}
+
+impl ThreadCond {
+    fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> Self {
+        ThreadCond { cond: state.get().core.clone(), side: Side::of_thread(&lock_proxy), proxy: lock_proxy.unbind() }
+    }
+
+    fn held(&self, py: Python<'_>) -> PyResult<bool> {
+        match &self.side {
+            Side::Native(core, kind) => Ok(held(core, *kind)),
+            Side::Foreign => self.proxy.call_method0(py, "locked")?.is_truthy(py),
+        }
+    }
+
+    fn acquire(
+        &self,
+        py: Python<'_>,
+        blocking: Option<&Bound<'_, PyAny>>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        match &self.side {
+            Side::Native(core, kind) => {
+                let got = thread_acquire(py, core, *kind, blocking, timeout)?;
+                Ok(pybool(py, got))
+            }
+            Side::Foreign => {
+                let p = self.proxy.bind(py);
+                Ok(match (blocking, timeout) {
+                    (None, None) => p.call_method0("acquire")?,
+                    (Some(b), None) => p.call_method1("acquire", (b,))?,
+                    (b, Some(t)) => {
+                        p.call_method1("acquire", (b.map_or_else(|| pybool(py, true), |b| b.clone().unbind()), t))?
+                    }
+                }
+                .unbind())
+            }
+        }
+    }
+
+    fn release(&self, py: Python<'_>) -> PyResult<()> {
+        match &self.side {
+            Side::Native(core, kind) => core.release(*kind, &thread_token),
+            Side::Foreign => self.proxy.call_method0(py, "release").map(drop),
+        }
+    }
+
+    fn locked(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.side {
+            Side::Native(core, kind) => Ok(pybool(py, held(core, *kind))),
+            Side::Foreign => self.proxy.call_method0(py, "locked"),
+        }
+    }
+
+    fn wait(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        let deadline = parse_cond_timeout(timeout)?;
+        self.wait_until(py, deadline)
+    }
+
+    fn wait_until(&self, py: Python<'_>, deadline: Option<Instant>) -> PyResult<bool> {
+        if !self.held(py)? {
+            return Err(PyRuntimeError::new_err(WAIT_UNACQUIRED));
+        }
+        let me = thread_token();
+        let native = match &self.side {
+            Side::Native(core, kind) => {
+                if core.nested_owner(me) {
+                    return Err(PyRuntimeError::new_err(WAIT_NESTED));
+                }
+                Some((core.clone(), *kind))
+            }
+            Side::Foreign => None,
+        };
+        let marked = matches!(&self.side, Side::Native(core, Kind::Read) if core.marked(me));
+        let w = CvWaiter::new(native, thread_waker());
+        // Register first, then release: a notify in between finds us.
+        self.cond.push(w.clone());
+        if let Err(e) = self.release(py) {
+            self.cond.remove_if_waiting(&w);
+            return Err(e);
+        }
+
+        let mut pending: Option<PyErr> = None;
+        let mut pass_on = false;
+        let notified = match park_while(py, deadline, &|| w.is_notified()) {
+            Woken::Done => true,
+            Woken::Deadline => !self.cond.remove_if_waiting(&w),
+            Woken::Signal(e) => {
+                pending = Some(e);
+                // Notified but interrupted: the notification goes on.
+                pass_on = !self.cond.remove_if_waiting(&w);
+                pass_on
+            }
+        };
+
+        // Take the lock back in the same mode, whatever happened.
+        match &self.side {
+            Side::Native(core, kind) => {
+                let (acq, ready) = if notified { w.take_acquire() } else { (None, false) };
+                if !ready {
+                    let mut acq = acq.unwrap_or_else(|| kind.raw_acquire());
+                    drive(py, &core.engine, &mut acq, None, Signals::Defer(&mut pending))?;
+                }
+                core.granted(*kind, me, &thread_token);
+                if marked {
+                    core.restore_marker(me);
+                }
+            }
+            Side::Foreign => {
+                let r = self.proxy.call_method0(py, "acquire");
+                if let Err(e) = r {
+                    pending.get_or_insert(e);
+                }
+            }
+        }
+        if pass_on {
+            self.cond.notify(1);
+        }
+        match pending {
+            Some(e) => Err(e),
+            None => Ok(notified),
+        }
+    }
+
+    fn wait_for(
+        &self,
+        py: Python<'_>,
+        predicate: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let waittime: Option<f64> = match timeout {
+            Some(t) if !t.is_none() => Some(t.extract()?),
+            _ => None,
+        };
+        let mut end: Option<Instant> = None;
+        let mut result = predicate.call0()?;
+        while !result.is_truthy()? {
+            let deadline = match waittime {
+                None => None,
+                Some(t) => match end {
+                    None => {
+                        let now = Instant::now();
+                        let d = if t > 0.0 {
+                            now.checked_add(std::time::Duration::from_secs_f64(t.min(9_223_372_036.0)))
+                        } else {
+                            Some(now)
+                        };
+                        end = Some(d.unwrap_or(now));
+                        d
+                    }
+                    Some(e) => {
+                        if Instant::now() >= e {
+                            break;
+                        }
+                        Some(e)
+                    }
+                },
+            };
+            self.wait_until(py, deadline)?;
+            result = predicate.call0()?;
+        }
+        Ok(result.unbind())
+    }
+
+    fn notify(&self, py: Python<'_>, n: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let n = parse_n(n)?;
+        if !self.held(py)? {
+            return Err(PyRuntimeError::new_err(NOTIFY_UNACQUIRED));
+        }
+        self.cond.notify(n);
+        Ok(())
+    }
+
+    fn notify_all(&self, py: Python<'_>) -> PyResult<()> {
+        if !self.held(py)? {
+            return Err(PyRuntimeError::new_err(NOTIFY_UNACQUIRED));
+        }
+        self.cond.notify(usize::MAX);
+        Ok(())
+    }
+}
+
+fn pybool(py: Python<'_>, b: bool) -> Py<PyAny> {
+    pyo3::types::PyBool::new(py, b).to_owned().into_any().unbind()
+}
+
+macro_rules! thread_cond_proxy {
+    ($name:ident, $pyname:literal, { $($extra:tt)* }) => {
+        #[doc = concat!("`cond.", $pyname, "`")]
+        #[pyclass(extends = RWConditionProxy, frozen, module = "rwlocker.thread_rwlock", name = $pyname)]
+        pub struct $name {
+            inner: ThreadCond,
+        }
+
+        #[pymethods]
+        impl $name {
+            /// Binds a condition's FIFO to a lock proxy (`lock.read` or
+            /// `lock.write`); `RWCondition` does this.
+            #[new]
+            fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> PyClassInitializer<Self> {
+                PyClassInitializer::from(RWConditionProxy).add_subclass($name { inner: ThreadCond::new(state, lock_proxy) })
+            }
+
+            /// The lock proxy this condition proxy acquires and releases.
+            #[getter]
+            fn _lock_proxy(&self, py: Python<'_>) -> Py<PyAny> {
+                self.inner.proxy.clone_ref(py)
+            }
+
+            #[pyo3(signature = (blocking = None, timeout = None))]
+            fn acquire(
+                &self,
+                py: Python<'_>,
+                blocking: Option<&Bound<'_, PyAny>>,
+                timeout: Option<&Bound<'_, PyAny>>,
+            ) -> PyResult<Py<PyAny>> {
+                self.inner.acquire(py, blocking, timeout)
+            }
+
+            fn release(&self, py: Python<'_>) -> PyResult<()> {
+                self.inner.release(py)
+            }
+
+            fn locked(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                self.inner.locked(py)
+            }
+
+            fn __enter__(&self, py: Python<'_>) -> PyResult<bool> {
+                self.inner.acquire(py, None, None)?;
+                Ok(true)
+            }
+
+            fn __exit__(
+                &self,
+                py: Python<'_>,
+                _t: &Bound<'_, PyAny>,
+                _e: &Bound<'_, PyAny>,
+                _tb: &Bound<'_, PyAny>,
+            ) -> PyResult<bool> {
+                self.inner.release(py)?;
+                Ok(false)
+            }
+
+            /// Releases this mode, waits for a notification (or `timeout`
+            /// seconds; `<= 0` polls), re-acquires the same mode. Returns
+            /// False on timeout.
+            #[pyo3(signature = (timeout = None))]
+            fn wait(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+                self.inner.wait(py, timeout)
+            }
+
+            /// Waits until `predicate()` is true; returns its last value.
+            #[pyo3(signature = (predicate, timeout = None))]
+            fn wait_for(
+                &self,
+                py: Python<'_>,
+                predicate: &Bound<'_, PyAny>,
+                timeout: Option<&Bound<'_, PyAny>>,
+            ) -> PyResult<Py<PyAny>> {
+                self.inner.wait_for(py, predicate, timeout)
+            }
+
+            /// Wakes the `n` oldest waiters (fewer if fewer wait).
+            #[pyo3(signature = (n = None))]
+            fn notify(&self, py: Python<'_>, n: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+                self.inner.notify(py, n)
+            }
+
+            /// Wakes every waiter.
+            fn notify_all(&self, py: Python<'_>) -> PyResult<()> {
+                self.inner.notify_all(py)
+            }
+
+            $($extra)*
+        }
+    };
+}
+
+thread_cond_proxy!(RWConditionReaderProxy, "RWConditionReaderProxy", {});
+thread_cond_proxy!(RWConditionWriterProxy, "RWConditionWriterProxy", {
+    /// `lock.write.downgrade()`.
+    fn downgrade(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.proxy.call_method0(py, "downgrade").map(drop)
+    }
+});
+
+// ---------------------------------------------------------------------------
+// asyncio
+// ---------------------------------------------------------------------------
+
+/// The base of the asyncio condition proxies.
+#[pyclass(subclass, frozen, module = "rwlocker.async_rwlock", name = "AsyncRWConditionProxy")]
+pub struct AsyncRWConditionProxy;
+
+#[pymethods]
+impl AsyncRWConditionProxy {
+    #[new]
+    #[pyo3(signature = (*_args))]
+    fn new(_args: &Bound<'_, pyo3::types::PyTuple>) -> Self {
+        AsyncRWConditionProxy
+    }
+}
+
+/// What an asyncio wait step produced.
+enum Step {
+    Yield(Py<PyAny>),
+    Return(bool),
+}
+
+enum WState {
+    Start,
+    Waiting(Arc<CvWaiter>),
+    /// Taking the lock back; `exc` is re-raised once it is held.
+    Reacquire {
+        acq: RawAcquire,
+        exc: Option<PyErr>,
+        result: bool,
+    },
+    Done,
+}
+
+/// The state machine of one asyncio `wait()`.
+struct WaitMachine {
+    cond: Arc<CondCore>,
+    core: Arc<Core>,
+    kind: Kind,
+    me: usize,
+    /// The waiter had downgraded (its write release routes to read).
+    marked: bool,
+    st: WState,
+}
+
+impl WaitMachine {
+    fn new(cond: &Arc<CondCore>, core: &Arc<Core>, kind: Kind) -> Self {
+        WaitMachine { cond: cond.clone(), core: core.clone(), kind, me: 0, marked: false, st: WState::Start }
+    }
+
+    fn step(&mut self, py: Python<'_>) -> PyResult<Step> {
+        match std::mem::replace(&mut self.st, WState::Done) {
+            WState::Start => {
+                if !held(&self.core, self.kind) {
+                    return Err(PyRuntimeError::new_err(WAIT_UNACQUIRED));
+                }
+                self.me = task_token(py);
+                if self.core.nested_owner(self.me) {
+                    return Err(PyRuntimeError::new_err(WAIT_NESTED));
+                }
+                self.marked = self.kind == Kind::Read && self.core.marked(self.me);
+                let (waker, fut) = AsyncWake::create(py)?;
+                let w = CvWaiter::new(Some((self.core.clone(), self.kind)), waker);
+                self.cond.push(w.clone());
+                let me = self.me;
+                if let Err(e) = self.core.release(self.kind, &|| me) {
+                    self.cond.remove_if_waiting(&w);
+                    return Err(e);
+                }
+                fut.setattr("_asyncio_future_blocking", true)?;
+                self.st = WState::Waiting(w);
+                Ok(Step::Yield(fut.unbind()))
+            }
+            WState::Waiting(w) => {
+                if w.is_notified() {
+                    let (acq, ready) = w.take_acquire();
+                    return self.reacquire(py, acq, ready, None, true);
+                }
+                // Resumed without a notification: wait on a new future.
+                let (waker, fut) = AsyncWake::create(py)?;
+                {
+                    let mut slot = lock(&w.slot);
+                    if !w.is_notified() {
+                        slot.waker = waker;
+                    }
+                }
+                if w.is_notified() {
+                    let (acq, ready) = w.take_acquire();
+                    return self.reacquire(py, acq, ready, None, true);
+                }
+                fut.setattr("_asyncio_future_blocking", true)?;
+                self.st = WState::Waiting(w);
+                Ok(Step::Yield(fut.unbind()))
+            }
+            WState::Reacquire { acq, exc, result } => self.reacquire(py, Some(acq), false, exc, result),
+            WState::Done => Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine")),
+        }
+    }
+
+    /// Polls the re-acquisition; finishes (raising `exc` if any) once the
+    /// lock is held.
+    fn reacquire(
+        &mut self,
+        py: Python<'_>,
+        acq: Option<RawAcquire>,
+        ready: bool,
+        exc: Option<PyErr>,
+        result: bool,
+    ) -> PyResult<Step> {
+        let finish = |this: &mut Self, exc: Option<PyErr>| {
+            let me = this.me;
+            this.core.granted(this.kind, me, &|| me);
+            if this.marked {
+                this.core.restore_marker(me);
+            }
+            match exc {
+                Some(e) => Err(e),
+                None => Ok(Step::Return(result)),
+            }
+        };
+        if ready {
+            return finish(self, exc);
+        }
+        let mut acq = acq.unwrap_or_else(|| self.kind.raw_acquire());
+        let polled = AsyncWake::create(py).and_then(|(waker, fut)| {
+            let p = self.core.engine.poll(&mut acq, &mut Context::from_waker(&waker));
+            if p.is_pending() {
+                fut.setattr("_asyncio_future_blocking", true)?;
+            }
+            Ok((p, fut))
+        });
+        match polled {
+            Ok((Poll::Ready(()), _)) => finish(self, exc),
+            Ok((Poll::Pending, fut)) => {
+                self.st = WState::Reacquire { acq, exc, result };
+                Ok(Step::Yield(fut.unbind()))
+            }
+            Err(e) => {
+                // No loop to wait on: give the lock up rather than hang.
+                self.core.engine.cancel(&mut acq);
+                Err(exc.unwrap_or(e))
+            }
+        }
+    }
+
+    /// An exception thrown in (cancellation): take the lock back first
+    /// (passing on a notification already received), then raise it.
+    fn throw(&mut self, py: Python<'_>, exc: PyErr) -> PyResult<Step> {
+        match std::mem::replace(&mut self.st, WState::Done) {
+            WState::Start | WState::Done => Err(exc),
+            WState::Waiting(w) => {
+                if self.cond.remove_if_waiting(&w) {
+                    self.reacquire(py, None, false, Some(exc), false)
+                } else {
+                    let (acq, ready) = w.take_acquire();
+                    self.cond.notify(1);
+                    self.reacquire(py, acq, ready, Some(exc), false)
+                }
+            }
+            WState::Reacquire { acq, result, .. } => self.reacquire(py, Some(acq), false, Some(exc), result),
+        }
+    }
+
+    /// Closed or collected mid-wait: leave without the lock, passing on a
+    /// notification and a grant already received.
+    fn abort(&mut self) {
+        match std::mem::replace(&mut self.st, WState::Done) {
+            WState::Waiting(w) => {
+                if !self.cond.remove_if_waiting(&w) {
+                    let (acq, ready) = w.take_acquire();
+                    if ready {
+                        // SAFETY: the notifier's poll granted the lock to this
+                        // waiter in `kind` mode, and nobody recorded it.
+                        unsafe { self.core.engine.unlock(self.kind) };
+                    } else if let Some(mut acq) = acq {
+                        self.core.engine.cancel(&mut acq);
+                    }
+                    self.cond.notify(1);
+                }
+            }
+            WState::Reacquire { mut acq, .. } => self.core.engine.cancel(&mut acq),
+            WState::Start | WState::Done => {}
+        }
+    }
+}
+
+impl Drop for WaitMachine {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+fn thrown_err(typ: &Bound<'_, PyAny>, val: Option<&Bound<'_, PyAny>>) -> PyErr {
+    crate::aio::thrown(typ, val)
+}
+
+/// The coroutine of `await cond.read.wait()`.
+#[pyclass(module = "rwlocker.async_rwlock", name = "_WaitOp")]
+pub struct WaitOp {
+    m: WaitMachine,
+}
+
+fn step_result(py: Python<'_>, s: PyResult<Step>) -> PyResult<Py<PyAny>> {
+    match s? {
+        Step::Yield(f) => Ok(f),
+        Step::Return(v) => Err(crate::aio::stop_with(py, pybool(py, v))),
+    }
+}
+
+#[pymethods]
+impl WaitOp {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        step_result(py, self.m.step(py))
+    }
+    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        step_result(py, self.m.step(py))
+    }
+    #[pyo3(signature = (typ, val = None, _tb = None))]
+    fn throw(
+        &mut self,
+        py: Python<'_>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let exc = thrown_err(typ, val);
+        step_result(py, self.m.throw(py, exc))
+    }
+    fn close(&mut self) {
+        self.m.abort();
+    }
+}
+
+/// The coroutine of `await cond.read.wait_for(predicate)`.
+#[pyclass(module = "rwlocker.async_rwlock", name = "_WaitForOp")]
+pub struct WaitForOp {
+    cond: Arc<CondCore>,
+    core: Arc<Core>,
+    kind: Kind,
+    predicate: Py<PyAny>,
+    inner: Option<WaitMachine>,
+    done: bool,
+}
+
+impl WaitForOp {
+    fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.done {
+            return Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine"));
+        }
+        loop {
+            if self.inner.is_none() {
+                let v = match self.predicate.call0(py) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.done = true;
+                        return Err(e);
+                    }
+                };
+                if v.is_truthy(py)? {
+                    self.done = true;
+                    return Err(crate::aio::stop_with(py, v));
+                }
+                self.inner = Some(WaitMachine::new(&self.cond, &self.core, self.kind));
+            }
+            let m = self.inner.as_mut().expect("inner wait");
+            match m.step(py) {
+                Ok(Step::Yield(f)) => return Ok(f),
+                Ok(Step::Return(_)) => self.inner = None,
+                Err(e) => {
+                    self.inner = None;
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl WaitForOp {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.step(py)
+    }
+    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.step(py)
+    }
+    #[pyo3(signature = (typ, val = None, _tb = None))]
+    fn throw(
+        &mut self,
+        py: Python<'_>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let exc = thrown_err(typ, val);
+        match self.inner.as_mut() {
+            None => {
+                self.done = true;
+                Err(exc)
+            }
+            Some(m) => match m.throw(py, exc) {
+                Ok(Step::Yield(f)) => Ok(f),
+                Ok(Step::Return(_)) => {
+                    // Unreachable in practice: a thrown-in wait always
+                    // re-raises. Carry on with the predicate loop.
+                    self.inner = None;
+                    self.step(py)
+                }
+                Err(e) => {
+                    self.inner = None;
+                    self.done = true;
+                    Err(e)
+                }
+            },
+        }
+    }
+    fn close(&mut self) {
+        if let Some(mut m) = self.inner.take() {
+            m.abort();
+        }
+        self.done = true;
+    }
+}
+
+/// The asyncio half of a condition proxy.
+pub(crate) struct AsyncCond {
+    cond: Arc<CondCore>,
+    core: Arc<Core>,
+    kind: Kind,
+    proxy: Py<PyAny>,
+}
+
+impl AsyncCond {
+    fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> PyResult<Self> {
+        let (core, kind) = Side::of_async(&lock_proxy)?;
+        Ok(AsyncCond { cond: state.get().core.clone(), core, kind, proxy: lock_proxy.unbind() })
+    }
+
+    fn check_held(&self, msg: &'static str) -> PyResult<()> {
+        if held(&self.core, self.kind) {
+            Ok(())
+        } else {
+            Err(PyRuntimeError::new_err(msg))
+        }
+    }
+}
+
+macro_rules! async_cond_proxy {
+    ($name:ident, $pyname:literal, { $($extra:tt)* }) => {
+        #[doc = concat!("`cond.", $pyname, "` of an asyncio condition")]
+        #[pyclass(extends = AsyncRWConditionProxy, frozen, module = "rwlocker.async_rwlock", name = $pyname)]
+        pub struct $name {
+            inner: AsyncCond,
+        }
+
+        #[pymethods]
+        impl $name {
+            /// Binds a condition's FIFO to an asyncio lock proxy;
+            /// `AsyncRWCondition` does this.
+            #[new]
+            fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> PyResult<PyClassInitializer<Self>> {
+                Ok(PyClassInitializer::from(AsyncRWConditionProxy).add_subclass($name { inner: AsyncCond::new(state, lock_proxy)? }))
+            }
+
+            /// The lock proxy this condition proxy acquires and releases.
+            #[getter]
+            fn _lock_proxy(&self, py: Python<'_>) -> Py<PyAny> {
+                self.inner.proxy.clone_ref(py)
+            }
+
+            #[pyo3(signature = (blocking = None))]
+            fn acquire(&self, blocking: Option<&Bound<'_, PyAny>>) -> PyResult<AcquireOp> {
+                let blocking = match blocking {
+                    Some(b) => b.is_truthy()?,
+                    None => true,
+                };
+                Ok(AcquireOp::start(&self.inner.core, self.inner.kind, blocking))
+            }
+
+            fn release(&self, py: Python<'_>) -> PyResult<()> {
+                self.inner.core.release(self.inner.kind, &|| task_token(py))
+            }
+
+            fn locked(&self) -> bool {
+                held(&self.inner.core, self.inner.kind)
+            }
+
+            fn __aenter__(&self) -> AcquireOp {
+                AcquireOp::start(&self.inner.core, self.inner.kind, true)
+            }
+
+            fn __aexit__(
+                &self,
+                py: Python<'_>,
+                _t: &Bound<'_, PyAny>,
+                _e: &Bound<'_, PyAny>,
+                _tb: &Bound<'_, PyAny>,
+            ) -> PyResult<AcquireOp> {
+                self.inner.core.release(self.inner.kind, &|| task_token(py))?;
+                Ok(AcquireOp::value(false))
+            }
+
+            /// `await wait()`: releases this mode, waits for a notification,
+            /// re-acquires the same mode; returns True.
+            fn wait(&self) -> WaitOp {
+                WaitOp { m: WaitMachine::new(&self.inner.cond, &self.inner.core, self.inner.kind) }
+            }
+
+            /// `await wait_for(predicate)`: waits until `predicate()` is
+            /// true; returns its last value.
+            fn wait_for(&self, predicate: Bound<'_, PyAny>) -> WaitForOp {
+                WaitForOp {
+                    cond: self.inner.cond.clone(),
+                    core: self.inner.core.clone(),
+                    kind: self.inner.kind,
+                    predicate: predicate.unbind(),
+                    inner: None,
+                    done: false,
+                }
+            }
+
+            /// Wakes the `n` oldest waiters (fewer if fewer wait).
+            #[pyo3(signature = (n = None))]
+            fn notify(&self, n: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+                let n = parse_n(n)?;
+                self.inner.check_held(NOTIFY_UNACQUIRED)?;
+                self.inner.cond.notify(n);
+                Ok(())
+            }
+
+            /// Wakes every waiter.
+            fn notify_all(&self) -> PyResult<()> {
+                self.inner.check_held(NOTIFY_UNACQUIRED)?;
+                self.inner.cond.notify(usize::MAX);
+                Ok(())
+            }
+
+            $($extra)*
+        }
+    };
+}
+
+async_cond_proxy!(AsyncRWConditionReaderProxy, "AsyncRWConditionReaderProxy", {});
+async_cond_proxy!(AsyncRWConditionWriterProxy, "AsyncRWConditionWriterProxy", {
+    /// `lock.write.downgrade()` (synchronous).
+    fn downgrade(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.proxy.call_method0(py, "downgrade").map(drop)
+    }
+});
