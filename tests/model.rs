@@ -920,9 +920,11 @@ fn run_case<P: Policy>(ops: &[Op], drop_newest_first: bool) {
     Harness::new(&lock, &cv).run(ops, drop_newest_first);
 }
 
+/// 1000 cases per property, or `PROPTEST_CASES` for a deeper run.
 fn config() -> Config {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(1000);
     Config {
-        cases: 1000,
+        cases,
         // Print the minimal failing case; write no regression files.
         failure_persistence: None,
         ..Config::default()
