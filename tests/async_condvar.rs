@@ -137,6 +137,11 @@ fn with_watchdog(body: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// Fails (instead of hanging) if `f` does not finish within a minute.
+async fn stall_guard<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(60), f).await.expect("stalled: not finished within a minute")
+}
+
 type Lock<P> = Arc<AsyncRwLock<u64, P>>;
 
 /// How a scenario gets its guards: read or write, borrowed or owned. Every
@@ -707,9 +712,12 @@ where
     }
     assert_eq!(cv.notify_all(), n);
     assert!(!cv.notify_one());
-    for t in tasks {
-        t.await.unwrap();
-    }
+    stall_guard(async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .await;
     assert_eq!(waiters(&cv), 0);
     assert!(!cv.notify_one());
     assert!(!lock.is_locked());
@@ -767,7 +775,7 @@ async fn wait_while_current_thread() {
         *lock.lock().await = i;
         assert!(cv.notify_one());
     }
-    assert_eq!(consumer.await.unwrap(), 13);
+    assert_eq!(stall_guard(consumer).await.unwrap(), 13);
     assert_eq!(*lock.lock().await, 13);
 }
 
@@ -790,24 +798,26 @@ impl Future for YieldNow {
 /// flag, joined in one task.
 #[test]
 fn wait_while_futures_executor() {
-    futures::executor::block_on(async {
-        let lock = AsyncRwLock::<bool, WriterPreferring>::new(false);
-        let cv = AsyncRwCondvar::new();
-        let waiter = async {
-            let g = lock.read().await;
-            let g = cv.wait_while(g, |ready| !*ready).await;
-            assert!(*g);
-        };
-        let setter = async {
-            // Let the waiter register first.
-            while waiters(&cv) == 0 {
-                YieldNow(false).await;
-            }
-            *lock.write().await = true;
-            assert_eq!(cv.notify_all(), 1);
-        };
-        futures::join!(waiter, setter);
-        assert!(!lock.is_locked());
+    with_watchdog(|| {
+        futures::executor::block_on(async {
+            let lock = AsyncRwLock::<bool, WriterPreferring>::new(false);
+            let cv = AsyncRwCondvar::new();
+            let waiter = async {
+                let g = lock.read().await;
+                let g = cv.wait_while(g, |ready| !*ready).await;
+                assert!(*g);
+            };
+            let setter = async {
+                // Let the waiter register first.
+                while waiters(&cv) == 0 {
+                    YieldNow(false).await;
+                }
+                *lock.write().await = true;
+                assert_eq!(cv.notify_all(), 1);
+            };
+            futures::join!(waiter, setter);
+            assert!(!lock.is_locked());
+        });
     });
 }
 
@@ -835,7 +845,7 @@ async fn timeout_leaves_no_trace() {
         tokio::task::yield_now().await;
     }
     assert!(cv.notify_one());
-    waiter.await.unwrap();
+    stall_guard(waiter).await.unwrap();
     assert!(!lock.is_locked());
 }
 

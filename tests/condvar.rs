@@ -11,7 +11,7 @@
 use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::Mutex as StdMutex;
+use std::sync::{mpsc, Mutex as StdMutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,42 @@ fn spin_until(what: &str, mut cond: impl FnMut() -> bool) {
         } else {
             // Many threads on few cores: let the others run.
             thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+/// Runs a test body on its own thread and fails if it does not finish
+/// within a minute (a deadlock or a lost wakeup), instead of hanging.
+fn watchdog(body: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let h = thread::spawn(move || {
+        body();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => h.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(e) = h.join() {
+                std::panic::resume_unwind(e)
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("stalled: the test did not finish within a minute"),
+    }
+}
+
+/// Declared first in a `thread::scope`, so dropped last: if the main
+/// thread panics (a failed assertion), keeps notifying for a while so that
+/// the scope's waiting threads return and the failure is reported instead
+/// of the scope waiting for them forever.
+struct Rescue<'a>(&'a RwCondvar);
+
+impl Drop for Rescue<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            for _ in 0..100 {
+                self.0.notify_all();
+                thread::sleep(Duration::from_millis(10));
+            }
         }
     }
 }
@@ -148,21 +184,21 @@ macro_rules! matrix {
         mod $scenario {
             use super::*;
             #[test]
-            fn reader_preferring_read() { super::$scenario::<ReaderPreferring>(Mode::Read) }
+            fn reader_preferring_read() { watchdog(|| super::$scenario::<ReaderPreferring>(Mode::Read)) }
             #[test]
-            fn reader_preferring_write() { super::$scenario::<ReaderPreferring>(Mode::Write) }
+            fn reader_preferring_write() { watchdog(|| super::$scenario::<ReaderPreferring>(Mode::Write)) }
             #[test]
-            fn writer_preferring_read() { super::$scenario::<WriterPreferring>(Mode::Read) }
+            fn writer_preferring_read() { watchdog(|| super::$scenario::<WriterPreferring>(Mode::Read)) }
             #[test]
-            fn writer_preferring_write() { super::$scenario::<WriterPreferring>(Mode::Write) }
+            fn writer_preferring_write() { watchdog(|| super::$scenario::<WriterPreferring>(Mode::Write)) }
             #[test]
-            fn phase_fair_read() { super::$scenario::<PhaseFair>(Mode::Read) }
+            fn phase_fair_read() { watchdog(|| super::$scenario::<PhaseFair>(Mode::Read)) }
             #[test]
-            fn phase_fair_write() { super::$scenario::<PhaseFair>(Mode::Write) }
+            fn phase_fair_write() { watchdog(|| super::$scenario::<PhaseFair>(Mode::Write)) }
             #[test]
-            fn mutex_read() { super::$scenario::<Exclusive>(Mode::Read) }
+            fn mutex_read() { watchdog(|| super::$scenario::<Exclusive>(Mode::Read)) }
             #[test]
-            fn mutex_write() { super::$scenario::<Exclusive>(Mode::Write) }
+            fn mutex_write() { watchdog(|| super::$scenario::<Exclusive>(Mode::Write)) }
         }
     )*};
 }
@@ -173,13 +209,13 @@ macro_rules! per_policy {
         mod $scenario {
             use super::*;
             #[test]
-            fn reader_preferring() { super::$scenario::<ReaderPreferring>() }
+            fn reader_preferring() { watchdog(super::$scenario::<ReaderPreferring>) }
             #[test]
-            fn writer_preferring() { super::$scenario::<WriterPreferring>() }
+            fn writer_preferring() { watchdog(super::$scenario::<WriterPreferring>) }
             #[test]
-            fn phase_fair() { super::$scenario::<PhaseFair>() }
+            fn phase_fair() { watchdog(super::$scenario::<PhaseFair>) }
             #[test]
-            fn mutex() { super::$scenario::<Exclusive>() }
+            fn mutex() { watchdog(super::$scenario::<Exclusive>) }
         }
     )*};
 }
@@ -217,21 +253,24 @@ fn notify_without_waiters() {
 
 #[test]
 fn notify_zero_wakes_nobody() {
-    let lock = RwLock::<u64>::new(0);
-    let cv = RwCondvar::new();
-    let returned = AtomicUsize::new(0);
-    thread::scope(|s| {
-        s.spawn(|| {
-            hold(&lock, Mode::Write, |g| g.wait(&cv));
-            returned.fetch_add(1, SeqCst);
+    watchdog(|| {
+        let lock = RwLock::<u64>::new(0);
+        let cv = RwCondvar::new();
+        let returned = AtomicUsize::new(0);
+        thread::scope(|s| {
+            let _rescue = Rescue(&cv);
+            s.spawn(|| {
+                hold(&lock, Mode::Write, |g| g.wait(&cv));
+                returned.fetch_add(1, SeqCst);
+            });
+            await_waiters(&cv, 1);
+            assert_eq!(cv.notify(0), 0);
+            thread::sleep(QUIET);
+            assert_eq!(returned.load(SeqCst), 0);
+            assert_eq!(cv.notify_all(), 1);
         });
-        await_waiters(&cv, 1);
-        assert_eq!(cv.notify(0), 0);
-        thread::sleep(QUIET);
-        assert_eq!(returned.load(SeqCst), 0);
-        assert_eq!(cv.notify_all(), 1);
+        assert_eq!(returned.load(SeqCst), 1);
     });
-    assert_eq!(returned.load(SeqCst), 1);
 }
 
 /// `notify(n)` with fewer, exactly as many and more than the waiters:
@@ -248,6 +287,7 @@ where
         returned.fetch_add(1, SeqCst);
     };
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         for i in 0..5 {
             s.spawn(waiter);
             await_waiters(&cv, i + 1);
@@ -301,6 +341,7 @@ where
     let order = StdMutex::new(Vec::new());
     let returned = || order.lock().unwrap().len();
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         for id in 0..N {
             let (lock, cv, order) = (&lock, &cv, &order);
             s.spawn(move || {
@@ -337,6 +378,7 @@ where
     let returned = AtomicUsize::new(0);
     let timed = StdMutex::new(None);
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         let plain = s.spawn(|| {
             hold(&lock, mode, |g| g.wait(&cv));
             returned.fetch_add(1, SeqCst);
@@ -375,6 +417,7 @@ where
     let holding = AtomicBool::new(false);
     let checked = AtomicBool::new(false);
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         s.spawn(|| {
             hold(&lock, mode, |g| {
                 g.wait(&cv);
@@ -454,6 +497,7 @@ where
 
     // Notified before the deadline: not timed out.
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         let h = s.spawn(|| hold(&lock, mode, |g| g.wait_for(&cv, Duration::from_secs(600))));
         await_waiters(&cv, 1);
         assert!(cv.notify_one());
@@ -484,6 +528,7 @@ where
 
     // Notified, but the condition still holds: waits on, then times out.
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         s.spawn(|| {
             await_waiters(&cv, 1);
             assert!(cv.notify_one());
@@ -496,6 +541,7 @@ where
 
     // Made false and notified: returns, not timed out.
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         s.spawn(|| {
             await_waiters(&cv, 1);
             *lock.write() = 1;
@@ -512,6 +558,7 @@ where
     // Made false without a notification: at the deadline the condition no
     // longer holds, so not timed out.
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         s.spawn(|| {
             await_waiters(&cv, 1);
             *lock.write() = 2;
@@ -540,6 +587,7 @@ where
     let b = RwLock::<u64, P>::new(0);
     let cv = RwCondvar::new();
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         let on_a = s.spawn(|| hold(&a, mode, |g| g.wait(&cv)));
         await_waiters(&cv, 1);
         let err = catch_unwind(AssertUnwindSafe(|| hold(&b, mode, |g| g.wait(&cv))))
@@ -578,6 +626,7 @@ where
     let cv = RwCondvar::new();
     let returned = AtomicUsize::new(0);
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         for _ in 0..n {
             s.spawn(|| {
                 hold(&lock, mode, |g| {
@@ -612,6 +661,7 @@ where
     let lock = RwLock::<u64, P>::new(0);
     let cv = RwCondvar::new();
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         for _ in 0..3 {
             s.spawn(|| {
                 let mut seen = 0;
@@ -690,6 +740,7 @@ where
     let cv = RwCondvar::new();
     let e = Entries::default();
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         for id in 0..R {
             let (lock, cv, e) = (&lock, &cv, &e);
             s.spawn(move || {
@@ -786,6 +837,7 @@ where
     let cv = RwCondvar::new();
     let e = Entries::default();
     thread::scope(|s| {
+        let _rescue = Rescue(&cv);
         for id in 0..N {
             let (lock, cv, e) = (&lock, &cv, &e);
             s.spawn(move || {
@@ -821,47 +873,53 @@ where
 /// `Mutex` guards from `lock()`.
 #[test]
 fn wait_while_with_a_mutex() {
-    let m = Mutex::new(0u32);
-    let cv = RwCondvar::new();
-    thread::scope(|s| {
-        let h = s.spawn(|| {
-            let mut g = m.lock();
-            cv.wait_while(&mut g, |v| *v < 3);
-            *g += 10;
-            *g
+    watchdog(|| {
+        let m = Mutex::new(0u32);
+        let cv = RwCondvar::new();
+        thread::scope(|s| {
+            let _rescue = Rescue(&cv);
+            let h = s.spawn(|| {
+                let mut g = m.lock();
+                cv.wait_while(&mut g, |v| *v < 3);
+                *g += 10;
+                *g
+            });
+            for i in 1..=3 {
+                await_waiters(&cv, 1);
+                *m.lock() = i;
+                assert!(cv.notify_one());
+            }
+            assert_eq!(h.join().unwrap(), 13);
         });
-        for i in 1..=3 {
-            await_waiters(&cv, 1);
-            *m.lock() = i;
-            assert!(cv.notify_one());
-        }
-        assert_eq!(h.join().unwrap(), 13);
+        assert_eq!(waiters(&cv), 0);
     });
-    assert_eq!(waiters(&cv), 0);
 }
 
 /// Read and write guards wait on the same condvar and lock; one
 /// `notify_all` wakes both kinds.
 #[test]
 fn read_and_write_waiters_mixed() {
-    let lock = RwLock::<u64>::new(0);
-    let cv = RwCondvar::new();
-    let returned = AtomicUsize::new(0);
-    thread::scope(|s| {
-        for i in 0..4 {
-            let mode = if i % 2 == 0 { Mode::Read } else { Mode::Write };
-            let (lock, cv, returned) = (&lock, &cv, &returned);
-            s.spawn(move || {
-                hold(lock, mode, |g| g.wait_while(cv, &mut |v| *v == 0));
-                returned.fetch_add(1, SeqCst);
-            });
-            await_waiters(cv, i + 1);
-        }
-        *lock.write() = 1;
-        assert_eq!(cv.notify_all(), 4);
+    watchdog(|| {
+        let lock = RwLock::<u64>::new(0);
+        let cv = RwCondvar::new();
+        let returned = AtomicUsize::new(0);
+        thread::scope(|s| {
+            let _rescue = Rescue(&cv);
+            for i in 0..4 {
+                let mode = if i % 2 == 0 { Mode::Read } else { Mode::Write };
+                let (lock, cv, returned) = (&lock, &cv, &returned);
+                s.spawn(move || {
+                    hold(lock, mode, |g| g.wait_while(cv, &mut |v| *v == 0));
+                    returned.fetch_add(1, SeqCst);
+                });
+                await_waiters(cv, i + 1);
+            }
+            *lock.write() = 1;
+            assert_eq!(cv.notify_all(), 4);
+        });
+        assert_eq!(returned.load(SeqCst), 4);
+        assert!(!lock.is_locked());
     });
-    assert_eq!(returned.load(SeqCst), 4);
-    assert!(!lock.is_locked());
 }
 
 /// A guard type-checks as a `CondvarGuard` through a generic function.
