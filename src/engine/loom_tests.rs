@@ -1,0 +1,244 @@
+//! loom models of the engine (SPEC §8), one per policy each. Run with
+//!
+//! ```text
+//! LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom -C debug-assertions" \
+//!     CARGO_TARGET_DIR=target/loom cargo test --release --lib -p rwlocker -- loom_
+//! ```
+//!
+//! (some models raise the bound, see [`model`]). The protected value is a loom `UnsafeCell`, so loom also checks that the
+//! lock orders every access (a missing happens-before edge is reported as a
+//! data race). A lost wakeup shows up as a deadlock: every model thread
+//! parked.
+
+use super::waiter::{Kind, Waiter, WAITING};
+use super::{RawRwLock, MAX_READERS};
+use crate::loom::{Arc, UnsafeCell};
+use crate::policy::{Exclusive, PhaseFair, Policy, ReaderPreferring, WriterPreferring};
+use loom::thread;
+
+/// `loom::model` exploring at least `min_preemptions` preemptions, whatever
+/// `LOOM_MAX_PREEMPTIONS` says (no bound, when the environment sets none,
+/// stays no bound). Cheap models raise the bound where two preemptions are
+/// too few to reach the interleaving that matters (see each model).
+fn model(min_preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = builder.preemption_bound.map(|p| p.max(min_preemptions));
+    builder.check(f);
+}
+
+/// A raw lock and the value it protects.
+struct Shared<P: Policy> {
+    lock: RawRwLock<P>,
+    value: UnsafeCell<usize>,
+}
+
+// SAFETY: `value` is only accessed with `lock` held in the matching mode
+// (loom checks that claim), or after every other thread was joined.
+unsafe impl<P: Policy> Sync for Shared<P> {}
+// SAFETY: as above; the value is a plain `usize`.
+unsafe impl<P: Policy> Send for Shared<P> {}
+
+impl<P: Policy> Shared<P> {
+    fn new() -> Arc<Self> {
+        Arc::new(Shared { lock: RawRwLock::new(), value: UnsafeCell::new(0) })
+    }
+
+    /// Reads the value; a read (or the write) lock is held.
+    fn read(&self) -> usize {
+        // SAFETY: the caller holds a lock that excludes writers.
+        self.value.with(|v| unsafe { *v })
+    }
+
+    /// Adds one and returns the new value; the write lock is held.
+    fn bump(&self) -> usize {
+        // SAFETY: the caller holds the write lock.
+        self.value.with_mut(|v| unsafe {
+            *v += 1;
+            *v
+        })
+    }
+
+    fn increment(&self) {
+        self.lock.lock_exclusive();
+        self.bump();
+        // SAFETY: taken just above.
+        unsafe { self.lock.unlock_exclusive() };
+    }
+
+    fn read_locked(&self) -> usize {
+        self.lock.lock_shared();
+        let v = self.read();
+        // SAFETY: taken just above.
+        unsafe { self.lock.unlock_shared() };
+        v
+    }
+
+    /// The lock is free and nobody is left in its queue.
+    fn assert_idle(&self) {
+        let s = self.lock.state_snapshot();
+        assert!(!self.lock.is_locked(), "{s:?}");
+        assert_eq!((s.queued_readers, s.queued_writers), (0, 0), "{s:?}");
+    }
+}
+
+/// Runs `f` on a new model thread with its own handle on `s`.
+///
+/// Every lock operation runs on such threads, and the model's main thread
+/// only joins them: a waiter's wakeup may arrive after it saw its grant and
+/// moved on (harmless with std's park), and loom mis-handles an unpark that
+/// reaches a thread blocked in `join` (tokio-rs/loom#249).
+fn actor<P: Policy, R: Send + 'static>(
+    s: &Arc<Shared<P>>,
+    f: impl FnOnce(&Shared<P>) -> R + Send + 'static,
+) -> thread::JoinHandle<R> {
+    let s = s.clone();
+    thread::spawn(move || f(&s))
+}
+
+/// Two writers increment a counter: mutual exclusion, no lost wakeup.
+fn two_writers<P: Policy>() {
+    model(3, || {
+        let s = Shared::<P>::new();
+        let a = actor(&s, |s| s.increment());
+        let b = actor(&s, |s| s.increment());
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(s.read(), 2);
+        s.assert_idle();
+    });
+}
+
+/// One writer and two readers: readers see 0 or 1, never a torn or
+/// unordered value; the final value is 1.
+fn writer_and_two_readers<P: Policy>() {
+    model(2, || {
+        let s = Shared::<P>::new();
+        let w = actor(&s, |s| s.increment());
+        let r1 = actor(&s, |s| s.read_locked());
+        let r2 = actor(&s, |s| s.read_locked());
+        for r in [r1, r2] {
+            let seen = r.join().unwrap();
+            assert!(seen <= 1, "a reader saw {seen}");
+        }
+        w.join().unwrap();
+        assert_eq!(s.read(), 1);
+        s.assert_idle();
+    });
+}
+
+/// A downgrade while another thread waits to write: no writer gets in
+/// between, so the downgraded read sees the value it wrote; both writes
+/// land.
+fn downgrade_with_waiting_writer<P: Policy>() {
+    model(3, || {
+        let s = Shared::<P>::new();
+        let other = actor(&s, |s| s.increment());
+        let downgrader = actor(&s, |s| {
+            s.lock.lock_exclusive();
+            let wrote = s.bump();
+            // SAFETY: the write lock is held; afterwards a read lock is.
+            unsafe { s.lock.downgrade() };
+            assert_eq!(s.read(), wrote, "a writer got in between the downgrade");
+            // SAFETY: the read lock the downgrade left.
+            unsafe { s.lock.unlock_shared() };
+        });
+        downgrader.join().unwrap();
+        other.join().unwrap();
+        assert_eq!(s.read(), 2);
+        s.assert_idle();
+    });
+}
+
+/// A writer that times out races the release that would grant it the lock,
+/// with a reader queued behind it. The timeout is modelled explicitly
+/// (loom has no timed park): the writer arrives and, if queued, gives up
+/// with `abandon`; if that finds it already granted, it releases the grant.
+/// Everyone must finish (a reader left parked is a deadlock) and the lock
+/// must end free.
+///
+/// Explores at least three preemptions: with two, loom misses a wakeup lost
+/// by a leaving waiter (checked by breaking `abandon` on purpose), which
+/// needs the writer preempted after queueing, the reader queued behind it,
+/// and the writer leaving before the release.
+fn timed_out_writer_races_release<P: Policy>() {
+    model(3, || {
+        let s = Shared::<P>::new();
+        // The first reader holds the lock before anyone else arrives (the
+        // main thread never waits for the lock, so it may join; see `actor`).
+        s.lock.lock_shared();
+        let writer = actor(&s, |s| {
+            let w = Waiter::thread(Kind::Write, WAITING);
+            let held = s.lock.arrive(&w) || s.lock.abandon(&w);
+            if held {
+                s.bump();
+                // SAFETY: granted (at once or before giving up).
+                unsafe { s.lock.unlock_exclusive() };
+            }
+        });
+        let reader = actor(&s, |s| s.read_locked());
+        // SAFETY: the read lock taken above.
+        unsafe { s.lock.unlock_shared() };
+        writer.join().unwrap();
+        let seen = reader.join().unwrap();
+        assert!(seen <= 1);
+        assert!(s.read() <= 1);
+        s.assert_idle();
+    });
+}
+
+/// One read more than `MAX_READERS` (3 under loom) panics with a clear
+/// message, and the lock stays usable.
+fn reader_overflow<P: Policy>() {
+    model(0, || {
+        let s = Shared::<P>::new();
+        for _ in 0..MAX_READERS {
+            assert!(s.lock.try_lock_shared());
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.lock.lock_shared()));
+        let err = r.expect_err("one reader too many must panic");
+        let msg = err.downcast_ref::<String>().map(String::as_str).unwrap_or("");
+        assert!(msg.contains("reader count overflow"), "{msg:?}");
+        for _ in 0..MAX_READERS {
+            // SAFETY: the reads taken above.
+            unsafe { s.lock.unlock_shared() };
+        }
+        s.increment();
+        s.assert_idle();
+    });
+}
+
+macro_rules! loom_per_policy {
+    ($($model:ident => $($name:ident: $policy:ty),*;)*) => {$($(
+        #[test]
+        fn $name() {
+            $model::<$policy>();
+        }
+    )*)*};
+}
+
+loom_per_policy! {
+    two_writers =>
+        loom_two_writers_reader_preferring: ReaderPreferring,
+        loom_two_writers_writer_preferring: WriterPreferring,
+        loom_two_writers_phase_fair: PhaseFair,
+        loom_two_writers_exclusive: Exclusive;
+    writer_and_two_readers =>
+        loom_writer_and_two_readers_reader_preferring: ReaderPreferring,
+        loom_writer_and_two_readers_writer_preferring: WriterPreferring,
+        loom_writer_and_two_readers_phase_fair: PhaseFair,
+        loom_writer_and_two_readers_exclusive: Exclusive;
+    downgrade_with_waiting_writer =>
+        loom_downgrade_with_waiting_writer_reader_preferring: ReaderPreferring,
+        loom_downgrade_with_waiting_writer_writer_preferring: WriterPreferring,
+        loom_downgrade_with_waiting_writer_phase_fair: PhaseFair,
+        loom_downgrade_with_waiting_writer_exclusive: Exclusive;
+    timed_out_writer_races_release =>
+        loom_timed_out_writer_races_release_reader_preferring: ReaderPreferring,
+        loom_timed_out_writer_races_release_writer_preferring: WriterPreferring,
+        loom_timed_out_writer_races_release_phase_fair: PhaseFair,
+        loom_timed_out_writer_races_release_exclusive: Exclusive;
+    reader_overflow =>
+        loom_reader_overflow_reader_preferring: ReaderPreferring,
+        loom_reader_overflow_writer_preferring: WriterPreferring,
+        loom_reader_overflow_phase_fair: PhaseFair;
+}
