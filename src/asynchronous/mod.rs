@@ -467,3 +467,6 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockWriteGuard<T, P> {
         }
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests;
