@@ -1246,9 +1246,6 @@ unsafe fn clone_hook_drop(p: *const ()) {
 /// Re-registering a new waker clones it; a `clone` that releases the lock
 /// (which grants this very future and wakes it) must not deadlock.
 #[test]
-#[ignore = "engine bug: Waiter::register (src/engine/waiter.rs) clones the new waker while holding the \
-            waiter's slot mutex; a clone that releases the lock grants this waiter and its wake() relocks \
-            the same mutex: self-deadlock"]
 fn waker_clone_on_register_releases_guard() {
     no_deadlock(|| {
         let lock = Arc::new(AsyncRwLock::<u32, PhaseFair>::new(0));

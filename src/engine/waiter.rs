@@ -74,13 +74,13 @@ impl Waiter {
     /// the new waker.
     pub(crate) fn register(&self, waker: &Waker) {
         if let WakeTarget::Task(slot) = &self.target {
-            let old = {
-                let mut slot = slot.lock();
-                match &*slot {
-                    Some(w) if w.will_wake(waker) => return,
-                    _ => slot.replace(waker.clone()),
-                }
-            };
+            if slot.lock().as_ref().is_some_and(|w| w.will_wake(waker)) {
+                return;
+            }
+            // Cloning a waker runs foreign code (which may even release this
+            // lock and so grant this very waiter): never under the slot mutex.
+            let new = waker.clone();
+            let old = slot.lock().replace(new);
             // Dropped here, with no lock held.
             drop(old);
         }
