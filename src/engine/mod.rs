@@ -429,17 +429,23 @@ impl<P: Policy> RawRwLock<P> {
             Arrival::Admitted => true,
             // The next in line is likely to be handed the lock soon: wait
             // for it awake for a moment, so the hand-off costs no wake-up.
-            Arrival::Queued { first: true } => self.spin_granted(&waiter) || self.wait_granted(&waiter, deadline),
+            Arrival::Queued { first: true } => {
+                self.spin_granted(&waiter, deadline) || self.wait_granted(&waiter, deadline)
+            }
             Arrival::Queued { first: false } => self.wait_granted(&waiter, deadline),
         }
     }
 
     /// Bounded wait for a grant without parking: a few short spins, then a
     /// few yields (which let a preempted holder run on this core).
-    fn spin_granted(&self, waiter: &Waiter) -> bool {
+    /// Gives up early at `deadline`.
+    fn spin_granted(&self, waiter: &Waiter, deadline: Option<Instant>) -> bool {
         for round in 0..QUEUED_SPIN_ROUNDS {
             if waiter.is_granted() {
                 return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
             }
             if round < 3 {
                 for _ in 0..(2 << round) {
