@@ -31,9 +31,25 @@ pub trait Policy: sealed::Sealed + Send + Sync + Unpin + 'static {
     const KIND: PolicyKind;
 
     /// What must be `Sync` for a lock of this policy to be shared between
-    /// threads: `T` itself when readers share it, nothing more than `T:
-    /// Send` when every acquisition is exclusive.
-    #[doc(hidden)]
+    /// threads: `T` itself when readers share it, `()` (so nothing beyond
+    /// `T: Send`) when every acquisition is exclusive.
+    ///
+    /// Code generic over the policy that shares a lock between threads
+    /// states it as a bound:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rwlocker::{Policy, RwLock};
+    ///
+    /// fn spawn_reader<T: Send + 'static, P: Policy>(lock: Arc<RwLock<T, P>>)
+    /// where
+    ///     P::Shared<T>: Sync,
+    /// {
+    ///     std::thread::spawn(move || drop(lock.read())).join().unwrap();
+    /// }
+    /// spawn_reader(Arc::new(RwLock::<u8, rwlocker::PhaseFair>::new(1)));
+    /// spawn_reader(Arc::new(rwlocker::Mutex::new(std::cell::Cell::new(1))));
+    /// ```
     type Shared<T: ?Sized>: ?Sized;
 }
 
