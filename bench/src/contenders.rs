@@ -9,21 +9,23 @@
 //! under the write lock and check the final value (see
 //! [`crate::harness::Checker`] for the in-critical-section check).
 //!
-//! # Extension points
-//!
-//! * **Async contenders (B6, B13)**: once rwlocker's `AsyncRwLock` lands, add
-//!   an `AsyncContender` trait beside this one (`read`/`write` returning
-//!   futures, `try_*` as here), implement it for rwlocker's three policies,
-//!   `tokio::sync::RwLock`/`Mutex` and `async_lock::RwLock`, and give it its
-//!   own `visit_all_async`; the harness only needs a second `run_case`
-//!   entry that visits that list.
-//! * **Condvar scenarios (B10, B11)**: a `CondvarContender` pairing a lock
-//!   with its condition variable (`std::sync::Condvar` + `Mutex`,
-//!   `parking_lot::Condvar` + `Mutex`, `rwlocker::RwCondvar` + each
-//!   policy), exposing `wait_while` on read and write guards and
-//!   `notify_one`/`notify_all`.
+//! The async locks (B2 async, B6, B13) implement [`AsyncContender`] in
+//! [`asynchronous`]; the condition variables (B10, B11) implement
+//! [`CondvarContender`] and [`AsyncCondvarContender`] in [`condvars`].
+//! Each list has its own visitor, and the harness a `run_*_case` entry per
+//! list; the four lists share [`ContenderInfo`], [`Family`] and
+//! [`Baseline`].
+
+mod asynchronous;
+mod condvars;
 
 use std::sync::TryLockError;
+
+pub use asynchronous::{all_async_infos, visit_all_async, AsyncContender, AsyncVisit};
+pub use condvars::{
+    all_async_condvar_infos, all_condvar_infos, visit_all_async_condvars, visit_all_condvars, AsyncCondvarContender,
+    AsyncCondvarVisit, CondvarContender, CondvarVisit,
+};
 
 use rwlocker::{PhaseFair, ReaderPreferring, WriterPreferring};
 use serde::Serialize;
@@ -38,17 +40,10 @@ pub enum Family {
     Std,
     /// The `parking_lot` crate.
     ParkingLot,
-}
-
-impl Family {
-    /// Short label for table headers.
-    pub fn label(self) -> &'static str {
-        match self {
-            Family::Rwlocker => "rwlocker",
-            Family::Std => "std",
-            Family::ParkingLot => "parking_lot",
-        }
-    }
+    /// The `tokio` crate (`tokio::sync`).
+    Tokio,
+    /// The `async-lock` crate.
+    AsyncLock,
 }
 
 /// Whether readers share the lock, or every acquisition is exclusive.
@@ -148,16 +143,44 @@ pub fn all_infos() -> Vec<ContenderInfo> {
     c.0
 }
 
-/// The id of the baseline a contender is compared with in `family`: the
-/// lock of the same kind (reader-writer lock or mutex).
-pub fn baseline_id(family: Family, kind: LockKind) -> &'static str {
-    match (family, kind) {
-        (Family::Std, LockKind::RwLock) => "std-rwlock",
-        (Family::Std, LockKind::Mutex) => "std-mutex",
-        (Family::ParkingLot, LockKind::RwLock) => "pl-rwlock",
-        (Family::ParkingLot, LockKind::Mutex) => "pl-mutex",
-        (Family::Rwlocker, LockKind::RwLock) => "rwlocker-pf",
-        (Family::Rwlocker, LockKind::Mutex) => "rwlocker-mutex",
+/// A baseline a scenario's ratios compare with: its label (a table column
+/// `vs <label>`, a key of [`Row::ratios`](crate::harness::Row)) and the
+/// contender a reader-writer lock and a mutex are each compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Baseline {
+    /// Column label and JSON key.
+    pub label: &'static str,
+    /// The id a [`LockKind::RwLock`] contender is compared with.
+    pub rwlock: &'static str,
+    /// The id a [`LockKind::Mutex`] contender is compared with.
+    pub mutex: &'static str,
+}
+
+impl Baseline {
+    /// std's lock of the same kind.
+    pub const STD: Baseline = Baseline { label: "std", rwlock: "std-rwlock", mutex: "std-mutex" };
+    /// parking_lot's lock of the same kind.
+    pub const PARKING_LOT: Baseline = Baseline { label: "parking_lot", rwlock: "pl-rwlock", mutex: "pl-mutex" };
+    /// tokio's lock of the same kind.
+    pub const TOKIO: Baseline = Baseline { label: "tokio", rwlock: "tokio-rwlock", mutex: "tokio-mutex" };
+    /// async-lock's lock of the same kind.
+    pub const ASYNC_LOCK: Baseline = Baseline { label: "async-lock", rwlock: "al-rwlock", mutex: "al-mutex" };
+    /// std `Condvar` + `Mutex`, for every contender (std has no condvar for
+    /// an `RwLock`).
+    pub const STD_CONDVAR: Baseline = Baseline { label: "std", rwlock: "std-condvar", mutex: "std-condvar" };
+    /// parking_lot `Condvar` + `Mutex`, for every contender.
+    pub const PL_CONDVAR: Baseline = Baseline { label: "parking_lot", rwlock: "pl-condvar", mutex: "pl-condvar" };
+    /// tokio `Mutex` + `Notify` (the exclusive async condition), for every
+    /// contender.
+    pub const TOKIO_MUTEX_NOTIFY: Baseline =
+        Baseline { label: "tokio Mutex", rwlock: "tokio-mutex-notify", mutex: "tokio-mutex-notify" };
+
+    /// The id a contender of `kind` is compared with.
+    pub fn id_for(self, kind: LockKind) -> &'static str {
+        match kind {
+            LockKind::RwLock => self.rwlock,
+            LockKind::Mutex => self.mutex,
+        }
     }
 }
 

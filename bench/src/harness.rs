@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::contenders::{self, Contender, ContenderInfo, Family, LockKind, Visit};
+use crate::contenders::{
+    self, AsyncCondvarContender, AsyncCondvarVisit, AsyncContender, AsyncVisit, Baseline, CondvarContender,
+    CondvarVisit, Contender, ContenderInfo, LockKind, Visit,
+};
 
 /// How much to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -120,6 +123,43 @@ pub trait Bench: Sync {
     fn run<C: Contender>(&self, phase: Phase) -> Sample;
 }
 
+/// One case of a scenario, runnable for any async lock
+/// ([`Ctx::run_async_case`]).
+pub trait AsyncBench: Sync {
+    /// Whether this case makes sense for `c`.
+    fn applies(&self, c: &ContenderInfo) -> bool {
+        let _ = c;
+        true
+    }
+    /// Runs the case once for async contender `C` (building whatever
+    /// runtime it needs), asserting correctness, and returns the metrics.
+    fn run<C: AsyncContender>(&self, phase: Phase) -> Sample;
+}
+
+/// One case of a scenario, runnable for any blocking condition variable
+/// ([`Ctx::run_condvar_case`]).
+pub trait CondvarBench: Sync {
+    /// Whether this case makes sense for `c`.
+    fn applies(&self, c: &ContenderInfo) -> bool {
+        let _ = c;
+        true
+    }
+    /// Runs the case once for `C`, asserting correctness.
+    fn run<C: CondvarContender>(&self, phase: Phase) -> Sample;
+}
+
+/// One case of a scenario, runnable for any async condition
+/// ([`Ctx::run_async_condvar_case`]).
+pub trait AsyncCondvarBench: Sync {
+    /// Whether this case makes sense for `c`.
+    fn applies(&self, c: &ContenderInfo) -> bool {
+        let _ = c;
+        true
+    }
+    /// Runs the case once for `C`, asserting correctness.
+    fn run<C: AsyncCondvarContender>(&self, phase: Phase) -> Sample;
+}
+
 /// Median, minimum and maximum over the trials.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Stat {
@@ -155,8 +195,8 @@ pub struct Row {
     /// Measured metrics over the trials.
     pub metrics: BTreeMap<String, Stat>,
     /// `ratio` of the primary metric's median to each baseline's median,
-    /// keyed by family (`std`, `parking_lot`): below 1 is better when lower
-    /// is better.
+    /// keyed by the baseline's label (`std`, `parking_lot`, `tokio`, …):
+    /// below 1 is better when lower is better.
     pub ratios: BTreeMap<String, f64>,
     /// Figures computed from the medians (speedup, efficiency, …).
     pub derived: BTreeMap<String, f64>,
@@ -225,6 +265,9 @@ pub struct ScenarioReport {
     pub primary: Option<&'static str>,
     /// Whether a lower primary metric is better (ratio < 1 = better).
     pub lower_is_better: bool,
+    /// What the ratios compare with (default: std's and parking_lot's lock
+    /// of the same kind).
+    pub baselines: Vec<Baseline>,
     /// Table columns after `case` and `contender`.
     pub columns: Vec<Column>,
     /// Results.
@@ -246,6 +289,7 @@ impl ScenarioReport {
             about,
             primary: None,
             lower_is_better: true,
+            baselines: vec![Baseline::STD, Baseline::PARKING_LOT],
             columns: Vec::new(),
             rows: Vec::new(),
             notes: Vec::new(),
@@ -254,19 +298,19 @@ impl ScenarioReport {
         }
     }
 
-    /// Fills in the ratio of each row's primary metric to the same-kind
-    /// baseline of std and parking_lot in the same case.
+    /// Fills in the ratio of each row's primary metric to each of
+    /// [`baselines`](Self::baselines) in the same case (where it ran).
     pub fn compute_ratios(&mut self) {
         let Some(primary) = self.primary else { return };
         let medians: BTreeMap<(String, &str), f64> =
             self.rows.iter().filter_map(|r| r.median(primary).map(|m| ((r.case.clone(), r.contender.id), m))).collect();
         for row in &mut self.rows {
             let Some(mine) = row.median(primary) else { continue };
-            for family in [Family::Std, Family::ParkingLot] {
-                let base = contenders::baseline_id(family, row.contender.kind);
+            for baseline in &self.baselines {
+                let base = baseline.id_for(row.contender.kind);
                 if let Some(&b) = medians.get(&(row.case.clone(), base)) {
                     if b > 0.0 {
-                        row.ratios.insert(family.label().to_string(), mine / b);
+                        row.ratios.insert(baseline.label.to_string(), mine / b);
                     }
                 }
             }
@@ -350,8 +394,104 @@ impl Ctx {
     /// rotating order, and returns one row per contender (empty while
     /// counting).
     pub fn run_case_with<B: Bench>(&mut self, case: impl Into<String>, bench: &B, plan: TrialPlan) -> Vec<Row> {
-        let case = case.into();
-        let runners = collect_runners(bench);
+        struct Collect<'b, B> {
+            bench: &'b B,
+            out: Vec<Runner<'b>>,
+        }
+        impl<'b, B: Bench> Visit for Collect<'b, B> {
+            fn visit<C: Contender>(&mut self) {
+                if self.bench.applies(&C::INFO) {
+                    let bench = self.bench;
+                    self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
+                }
+            }
+        }
+        let mut c = Collect { bench, out: Vec::new() };
+        contenders::visit_all(&mut c);
+        self.run_runners(case.into(), c.out, plan)
+    }
+
+    /// [`run_case`](Self::run_case) for the async locks.
+    pub fn run_async_case<B: AsyncBench>(&mut self, case: impl Into<String>, bench: &B) -> Vec<Row> {
+        let plan = self.cfg.plan;
+        self.run_async_case_with(case, bench, plan)
+    }
+
+    /// [`run_case_with`](Self::run_case_with) for the async locks.
+    pub fn run_async_case_with<B: AsyncBench>(
+        &mut self,
+        case: impl Into<String>,
+        bench: &B,
+        plan: TrialPlan,
+    ) -> Vec<Row> {
+        struct Collect<'b, B> {
+            bench: &'b B,
+            out: Vec<Runner<'b>>,
+        }
+        impl<'b, B: AsyncBench> AsyncVisit for Collect<'b, B> {
+            fn visit<C: AsyncContender>(&mut self) {
+                if self.bench.applies(&C::INFO) {
+                    let bench = self.bench;
+                    self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
+                }
+            }
+        }
+        let mut c = Collect { bench, out: Vec::new() };
+        contenders::visit_all_async(&mut c);
+        self.run_runners(case.into(), c.out, plan)
+    }
+
+    /// [`run_case_with`](Self::run_case_with) for the blocking condition
+    /// variables.
+    pub fn run_condvar_case_with<B: CondvarBench>(
+        &mut self,
+        case: impl Into<String>,
+        bench: &B,
+        plan: TrialPlan,
+    ) -> Vec<Row> {
+        struct Collect<'b, B> {
+            bench: &'b B,
+            out: Vec<Runner<'b>>,
+        }
+        impl<'b, B: CondvarBench> CondvarVisit for Collect<'b, B> {
+            fn visit<C: CondvarContender>(&mut self) {
+                if self.bench.applies(&C::INFO) {
+                    let bench = self.bench;
+                    self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
+                }
+            }
+        }
+        let mut c = Collect { bench, out: Vec::new() };
+        contenders::visit_all_condvars(&mut c);
+        self.run_runners(case.into(), c.out, plan)
+    }
+
+    /// [`run_case_with`](Self::run_case_with) for the async conditions.
+    pub fn run_async_condvar_case_with<B: AsyncCondvarBench>(
+        &mut self,
+        case: impl Into<String>,
+        bench: &B,
+        plan: TrialPlan,
+    ) -> Vec<Row> {
+        struct Collect<'b, B> {
+            bench: &'b B,
+            out: Vec<Runner<'b>>,
+        }
+        impl<'b, B: AsyncCondvarBench> AsyncCondvarVisit for Collect<'b, B> {
+            fn visit<C: AsyncCondvarContender>(&mut self) {
+                if self.bench.applies(&C::INFO) {
+                    let bench = self.bench;
+                    self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
+                }
+            }
+        }
+        let mut c = Collect { bench, out: Vec::new() };
+        contenders::visit_all_async_condvars(&mut c);
+        self.run_runners(case.into(), c.out, plan)
+    }
+
+    /// The common loop: rounds in rotating order, warm-ups discarded.
+    fn run_runners(&mut self, case: String, runners: Vec<Runner<'_>>, plan: TrialPlan) -> Vec<Row> {
         if self.counting {
             self.counted += (runners.len() * plan.rounds()) as u64;
             return Vec::new();
@@ -362,10 +502,10 @@ impl Ctx {
             let phase = if round < plan.warmup { Phase::Warmup } else { Phase::Trial };
             for i in 0..n {
                 let idx = (i + round) % n;
-                let (info, run) = runners[idx];
+                let (info, run) = &runners[idx];
                 let tag = if phase == Phase::Warmup { " (warm-up)" } else { "" };
                 self.progress.set_message(format!("{} {} · {}{}", self.scenario, case, info.name, tag));
-                let sample = run(bench, phase);
+                let sample = run(phase);
                 if phase == Phase::Trial {
                     samples[idx].push(sample);
                 }
@@ -375,7 +515,7 @@ impl Ctx {
         runners
             .iter()
             .zip(samples)
-            .map(|(&(info, _), samples)| {
+            .map(|((info, _), samples)| {
                 let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
                 for s in &samples {
                     for &(k, v) in &s.0 {
@@ -384,7 +524,7 @@ impl Ctx {
                 }
                 Row {
                     case: case.clone(),
-                    contender: info,
+                    contender: *info,
                     metrics: values.into_iter().map(|(k, v)| (k.to_string(), Stat::of(&v))).collect(),
                     ratios: BTreeMap::new(),
                     derived: BTreeMap::new(),
@@ -394,25 +534,8 @@ impl Ctx {
     }
 }
 
-type RunFn<B> = fn(&B, Phase) -> Sample;
-
-/// The contenders `bench` applies to, each with its monomorphised runner.
-fn collect_runners<B: Bench>(bench: &B) -> Vec<(ContenderInfo, RunFn<B>)> {
-    struct Collect<'b, B> {
-        bench: &'b B,
-        out: Vec<(ContenderInfo, RunFn<B>)>,
-    }
-    impl<B: Bench> Visit for Collect<'_, B> {
-        fn visit<C: Contender>(&mut self) {
-            if self.bench.applies(&C::INFO) {
-                self.out.push((C::INFO, B::run::<C>));
-            }
-        }
-    }
-    let mut c = Collect { bench, out: Vec::new() };
-    contenders::visit_all(&mut c);
-    c.out
-}
+/// A contender of a case, with its monomorphised run.
+type Runner<'b> = (ContenderInfo, Box<dyn Fn(Phase) -> Sample + 'b>);
 
 // ---------------------------------------------------------------------------
 // Correctness
@@ -448,30 +571,58 @@ impl Checker {
     /// Runs `f` as a reader inside the critical section.
     #[inline]
     pub fn read<R>(&self, f: impl FnOnce() -> R) -> R {
-        if self.exclusive {
-            return self.write(f);
-        }
-        self.readers.fetch_add(1, SeqCst);
-        if self.writer.load(SeqCst) {
-            violation("a reader is inside while a writer is");
-        }
-        let r = f();
-        self.readers.fetch_sub(1, SeqCst);
-        r
+        let _inside = self.enter_read();
+        f()
     }
 
     /// Runs `f` as the writer inside the critical section.
     #[inline]
     pub fn write<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _inside = self.enter_write();
+        f()
+    }
+
+    /// Enters as a reader until the returned token drops (for critical
+    /// sections that await).
+    #[inline]
+    pub fn enter_read(&self) -> Inside<'_> {
+        if self.exclusive {
+            return self.enter_write();
+        }
+        self.readers.fetch_add(1, SeqCst);
+        if self.writer.load(SeqCst) {
+            violation("a reader is inside while a writer is");
+        }
+        Inside { check: self, writer: false }
+    }
+
+    /// Enters as the writer until the returned token drops.
+    #[inline]
+    pub fn enter_write(&self) -> Inside<'_> {
         if self.writer.swap(true, SeqCst) {
             violation("two exclusive holders are inside at once");
         }
         if self.readers.load(SeqCst) != 0 {
             violation("a writer is inside while readers are");
         }
-        let r = f();
-        self.writer.store(false, SeqCst);
-        r
+        Inside { check: self, writer: true }
+    }
+}
+
+/// A party inside a [`Checker`]'s critical section; leaves on drop.
+pub struct Inside<'a> {
+    check: &'a Checker,
+    writer: bool,
+}
+
+impl Drop for Inside<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.writer {
+            self.check.writer.store(false, SeqCst);
+        } else {
+            self.check.readers.fetch_sub(1, SeqCst);
+        }
     }
 }
 
@@ -587,6 +738,44 @@ pub fn span(times: impl IntoIterator<Item = (Instant, Instant)>) -> Duration {
     match (first, last) {
         (Some(a), Some(b)) => b.saturating_duration_since(a),
         _ => Duration::ZERO,
+    }
+}
+
+/// The tokio runtime a scenario runs its tasks on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// `current_thread`: every task on the calling thread.
+    CurrentThread,
+    /// `multi_thread` with 2 worker threads.
+    MultiThread2,
+}
+
+impl Flavor {
+    /// Label for case names.
+    pub fn label(self) -> &'static str {
+        match self {
+            Flavor::CurrentThread => "current_thread",
+            Flavor::MultiThread2 => "multi_thread(2)",
+        }
+    }
+
+    /// A new runtime of this flavour, with its timer enabled.
+    pub fn runtime(self) -> tokio::runtime::Runtime {
+        match self {
+            Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread().enable_time().build(),
+            Flavor::MultiThread2 => tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build(),
+        }
+        .expect("build a tokio runtime")
+    }
+}
+
+/// The output of a joined tokio task, re-raising its panic (a correctness
+/// violation) on the calling task.
+pub fn join_task<T>(r: Result<T, tokio::task::JoinError>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("rwlocker-bench: a task did not finish: {e}"),
     }
 }
 

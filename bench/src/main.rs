@@ -1,7 +1,7 @@
 //! `rwlocker-bench`: the benchmark report of rwlocker (SPEC §7).
 //!
-//! Runs every scenario with rwlocker's locks and the std / parking_lot
-//! baselines in one process, interleaved, prints a table per scenario with
+//! Runs every scenario with rwlocker's locks and the std / parking_lot /
+//! tokio / async-lock baselines in one process, interleaved, prints a table per scenario with
 //! ratios to the baselines, and writes `report.json` and `report.svg` to
 //! the output folder. `scripts/bench.sh` runs it in release mode.
 
@@ -21,7 +21,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use harness::{Config, Ctx, Mode, ScenarioReport};
 
-/// The benchmark report of rwlocker: its locks against std and parking_lot.
+/// The benchmark report of rwlocker: its locks and condition variables
+/// against std, parking_lot, tokio and async-lock.
 #[derive(Parser, Debug)]
 #[command(name = "rwlocker-bench", version, args_conflicts_with_subcommands = true)]
 #[command(group(ArgGroup::new("mode").args(["smoke", "quick", "full"])))]
@@ -101,9 +102,17 @@ fn list() {
     for (id, what) in scenarios::PLANNED {
         println!("  {id:<4} (planned) {what}");
     }
-    println!("contenders:");
-    for c in contenders::all_infos() {
-        println!("  {:<15} {}", c.id, c.name);
+    let lists = [
+        ("blocking locks", contenders::all_infos()),
+        ("async locks (B2 async, B6, B13, B14)", contenders::all_async_infos()),
+        ("condition variables (B10, B11, B14)", contenders::all_condvar_infos()),
+        ("async conditions (B11, B14)", contenders::all_async_condvar_infos()),
+    ];
+    for (what, infos) in lists {
+        println!("contenders, {what}:");
+        for c in infos {
+            println!("  {:<24} {}", c.id, c.name);
+        }
     }
 }
 

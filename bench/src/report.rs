@@ -153,11 +153,20 @@ pub fn table(r: &ScenarioReport) -> String {
     let _ = writeln!(out, "{}", r.about);
     let mut header: Vec<String> = vec!["case".into(), "contender".into()];
     header.extend(r.columns.iter().map(|c| c.label.to_string()));
-    let ratios = r.primary.is_some() && r.rows.iter().any(|row| !row.ratios.is_empty());
-    if ratios {
-        header.push("vs std".into());
-        header.push("vs parking_lot".into());
-    }
+    // One `vs <baseline>` column per baseline that some row was compared with.
+    let ratio_labels: Vec<&str> = if r.primary.is_some() {
+        let mut labels: Vec<&str> = Vec::new();
+        for b in &r.baselines {
+            if !labels.contains(&b.label) && r.rows.iter().any(|row| row.ratios.contains_key(b.label)) {
+                labels.push(b.label);
+            }
+        }
+        labels
+    } else {
+        Vec::new()
+    };
+    let ratios = !ratio_labels.is_empty();
+    header.extend(ratio_labels.iter().map(|l| format!("vs {l}")));
     let mut lines: Vec<Vec<String>> = Vec::new();
     let mut last_case = None;
     for row in &r.rows {
@@ -165,10 +174,8 @@ pub fn table(r: &ScenarioReport) -> String {
         last_case = Some(&row.case);
         let mut line = vec![case, row.contender.name.to_string()];
         line.extend(r.columns.iter().map(|c| cell(row, c)));
-        if ratios {
-            for fam in ["std", "parking_lot"] {
-                line.push(row.ratios.get(fam).map_or("-".into(), |x| format!("{x:.2}x")));
-            }
+        for label in &ratio_labels {
+            line.push(row.ratios.get(*label).map_or("-".into(), |x| format!("{x:.2}x")));
         }
         lines.push(line);
     }
@@ -196,12 +203,13 @@ pub fn table(r: &ScenarioReport) -> String {
     }
     if ratios {
         let better = if r.lower_is_better { "below" } else { "above" };
-        let _ = writeln!(
-            out,
-            "ratios: median {} / the same-kind baseline's median (RwLock vs RwLock, Mutex vs Mutex); {better} 1.00x \
-             is better",
-            r.primary.unwrap_or("")
-        );
+        let same_kind = r.baselines.iter().any(|b| b.rwlock != b.mutex);
+        let against = if same_kind {
+            "the same-kind baseline's median (RwLock vs RwLock, Mutex vs Mutex)"
+        } else {
+            "the baseline's median (every contender against the same baseline)"
+        };
+        let _ = writeln!(out, "ratios: median {} / {against}; {better} 1.00x is better", r.primary.unwrap_or(""));
     }
     for note in &r.notes {
         let _ = writeln!(out, "note: {note}");

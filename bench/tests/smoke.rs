@@ -45,7 +45,11 @@ fn smoke_run_writes_a_complete_report() {
 
     let scenarios = json["scenarios"].as_array().unwrap();
     let ids: Vec<&str> = scenarios.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["B1", "B2", "B3", "B4", "B5", "B7", "B8", "B12", "B14"]);
+    assert_eq!(ids, ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B10", "B11", "B12", "B13", "B14"]);
+    const BLOCKING: &[&str] = &["rwlocker-pf", "std-rwlock", "pl-rwlock"];
+    const ASYNC: &[&str] = &["rwlocker-async-pf", "tokio-rwlock", "al-rwlock"];
+    const CONDVARS: &[&str] = &["rwlocker-pf-cv", "std-condvar", "pl-condvar"];
+    const ASYNC_CONDVARS: &[&str] = &["rwlocker-async-pf-cv", "tokio-rwlock-notify", "tokio-mutex-notify"];
     for s in scenarios {
         let id = s["id"].as_str().unwrap();
         let rows = s["rows"].as_array().unwrap();
@@ -56,8 +60,22 @@ fn smoke_run_writes_a_complete_report() {
         }
         assert!(!rows.is_empty(), "{id} has no results");
         let contenders: Vec<&str> = rows.iter().map(|r| r["contender"]["id"].as_str().unwrap()).collect();
-        for must in ["rwlocker-pf", "std-rwlock", "pl-rwlock"] {
-            assert!(contenders.contains(&must), "{id} lacks {must}: {contenders:?}");
+        // Who must take part, and which rwlocker row must carry a ratio to
+        // which baseline.
+        let (must, ratio_of): (Vec<&str>, &[(&str, &str)]) = match id {
+            "B2" => ([BLOCKING, ASYNC].concat(), &[("rwlocker-pf", "std"), ("rwlocker-async-pf", "tokio")]),
+            "B6" => (ASYNC.to_vec(), &[("rwlocker-async-pf", "tokio")]),
+            "B13" => (ASYNC.to_vec(), &[("rwlocker-async-pf", "tokio"), ("rwlocker-async-pf", "async-lock")]),
+            "B10" => (CONDVARS.to_vec(), &[("rwlocker-pf-cv", "std"), ("rwlocker-pf-cv", "parking_lot")]),
+            "B11" => (
+                [CONDVARS, ASYNC_CONDVARS].concat(),
+                &[("rwlocker-pf-cv", "std"), ("rwlocker-async-pf-cv", "tokio Mutex")],
+            ),
+            "B14" => ([BLOCKING, ASYNC].concat(), &[("rwlocker-pf", "std"), ("rwlocker-async-pf", "tokio")]),
+            _ => (BLOCKING.to_vec(), &[("rwlocker-pf", "std")]),
+        };
+        for m in &must {
+            assert!(contenders.contains(m), "{id} lacks {m}: {contenders:?}");
         }
         for row in rows {
             let metrics = row["metrics"].as_object().unwrap();
@@ -69,25 +87,80 @@ fn smoke_run_writes_a_complete_report() {
                 assert!(min <= med && med <= max, "{id}.{k}: min {min} median {med} max {max}");
             }
         }
-        // Ratios to the std baseline exist wherever std took part.
-        let rwlocker_row = rows.iter().find(|r| r["contender"]["id"] == "rwlocker-pf").unwrap();
-        assert!(rwlocker_row["ratios"]["std"].as_f64().is_some(), "{id}: no ratio to std");
+        // Ratios to the baselines exist wherever the baseline took part.
+        for (who, baseline) in ratio_of {
+            let row = rows.iter().find(|r| r["contender"]["id"] == *who).unwrap();
+            assert!(row["ratios"][baseline].as_f64().is_some(), "{id}: {who} has no ratio to {baseline}");
+        }
     }
+    let scenario = |id: &str| scenarios.iter().find(|s| s["id"] == id).unwrap()["rows"].as_array().unwrap().clone();
+    let row = |rows: &[serde_json::Value], case_prefix: &str, who: &str| {
+        rows.iter()
+            .find(|r| r["contender"]["id"] == who && r["case"].as_str().unwrap().starts_with(case_prefix))
+            .unwrap_or_else(|| panic!("no row {who} in a case {case_prefix}…"))
+            .clone()
+    };
 
     // The IO-bound scenario reports speedup and efficiency against its bound.
-    let b5 = scenarios.iter().find(|s| s["id"] == "B5").unwrap();
-    let pf = b5["rows"].as_array().unwrap().iter().find(|r| r["contender"]["id"] == "rwlocker-pf").unwrap();
+    let pf = row(&scenario("B5"), "read-heavy", "rwlocker-pf");
     let bound = pf["derived"]["bound"].as_f64().unwrap();
     assert!((bound - 22.0 / 3.0).abs() < 1e-9, "read-heavy 20R/2W bound is 22/3, got {bound}");
     assert!(pf["derived"]["efficiency"].as_f64().unwrap() > 0.0);
 
+    // B6 does the same for tasks, on both runtimes in smoke mode.
+    let b6 = scenario("B6");
+    for case in ["read-heavy 20R/2W multi_thread(2)", "read-heavy 20R/2W current_thread"] {
+        let pf = row(&b6, case, "rwlocker-async-pf");
+        assert!((pf["derived"]["bound"].as_f64().unwrap() - 22.0 / 3.0).abs() < 1e-9);
+        assert!(pf["derived"]["efficiency"].as_f64().unwrap() > 0.0, "{case}: no efficiency");
+        let mutex = row(&b6, case, "tokio-mutex");
+        assert_eq!(mutex["derived"]["speedup"].as_f64().unwrap(), 1.0, "the tokio Mutex is B6's baseline");
+    }
+
+    // B10: read- and write-guard cases; the last waiter is back no earlier
+    // than the first.
+    let b10 = scenario("B10");
+    for case in ["(a) 8 read-guard", "(b) 8 write-guard"] {
+        for who in ["rwlocker-pf-cv", "std-condvar", "pl-condvar"] {
+            let r = row(&b10, case, who);
+            let m = &r["metrics"];
+            let (first, last) =
+                (m["first_p50_us"]["median"].as_f64().unwrap(), m["last_p50_us"]["median"].as_f64().unwrap());
+            assert!(0.0 <= first && first <= last, "{case} {who}: first-wake {first} µs, last-wake {last} µs");
+            assert!(m["futile_per_notify"]["median"].as_f64().unwrap() >= 0.0);
+        }
+    }
+
+    // B11: the speedup over the exclusive condition, beside Python's figure.
+    let b11 = scenario("B11");
+    let wp = row(&b11, "threads", "rwlocker-wp-cv");
+    assert!(wp["derived"]["speedup"].as_f64().unwrap() > 0.0);
+    assert_eq!(wp["derived"]["python"].as_f64().unwrap(), 45.55);
+    assert_eq!(row(&b11, "threads", "std-condvar")["derived"]["speedup"].as_f64().unwrap(), 1.0);
+    assert_eq!(row(&b11, "tasks", "tokio-mutex-notify")["derived"]["speedup"].as_f64().unwrap(), 1.0);
+    assert!(row(&b11, "tasks", "rwlocker-async-pf-cv")["metrics"]["reads"]["median"].as_f64().unwrap() >= 20.0);
+
+    // B13: every lock completed acquisitions (the leak checks ran inside).
+    let b13 = scenario("B13");
+    for who in ASYNC {
+        let ops = row(&b13, "64 tasks", who)["metrics"]["k_ops_per_s"]["median"].as_f64().unwrap();
+        assert!(ops > 0.0, "B13 {who}: no completed acquisition");
+    }
+
     // B14 sizes are exact.
-    let b14 = scenarios.iter().find(|s| s["id"] == "B14").unwrap();
-    let std_row = b14["rows"].as_array().unwrap().iter().find(|r| r["contender"]["id"] == "std-rwlock").unwrap();
+    let b14 = scenario("B14");
+    let size = |case: &str, who: &str, key: &str| {
+        row(&b14, case, who)["metrics"][key]["median"].as_f64().unwrap_or_else(|| panic!("B14 {who}.{key}")) as usize
+    };
+    assert_eq!(size("blocking", "std-rwlock", "lock_unit"), std::mem::size_of::<std::sync::RwLock<()>>());
+    assert_eq!(size("async locks", "tokio-rwlock", "lock_unit"), std::mem::size_of::<tokio::sync::RwLock<()>>());
+    assert_eq!(size("async locks", "rwlocker-async-pf", "lock_unit"), std::mem::size_of::<rwlocker::AsyncRwLock<()>>());
     assert_eq!(
-        std_row["metrics"]["lock_unit"]["median"].as_f64().unwrap(),
-        std::mem::size_of::<std::sync::RwLock<()>>() as f64
+        size("async locks", "rwlocker-async-pf", "read_future"),
+        std::mem::size_of::<rwlocker::AsyncRwLockReadFuture<'static, ()>>()
     );
+    assert_eq!(size("condvars", "rwlocker-pf-cv", "condvar"), std::mem::size_of::<rwlocker::RwCondvar>());
+    assert_eq!(size("async condvars", "tokio-rwlock-notify", "condvar"), std::mem::size_of::<tokio::sync::Notify>());
 
     let svg = std::fs::read_to_string(out.0.join("report.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "not an SVG document");
@@ -95,6 +168,10 @@ fn smoke_run_writes_a_complete_report() {
 
     assert!(stdout.contains("== B5 "), "no B5 table on stdout:\n{stdout}");
     assert!(stdout.contains("efficiency"));
+    for table in ["== B6 ", "== B10 ", "== B11 ", "== B13 "] {
+        assert!(stdout.contains(table), "no {table} table on stdout");
+    }
+    assert!(svg.contains("tokio RwLock"), "the chart has no tokio bars");
 }
 
 #[test]
@@ -125,10 +202,10 @@ fn ir_op_runs_every_applicable_operation() {
 #[test]
 fn only_filters_and_rejects_unknown_scenarios() {
     let out = TempDir::new("only");
-    let run = Command::new(BIN).args(["--smoke", "--only", "b14", "B6", "--out"]).arg(&out.0).output().unwrap();
+    let run = Command::new(BIN).args(["--smoke", "--only", "b14", "B9", "--out"]).arg(&out.0).output().unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{stdout}");
-    assert!(stdout.contains("B6 is not available yet"), "{stdout}");
+    assert!(stdout.contains("B9 is not available yet"), "{stdout}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.0.join("report.json")).unwrap()).unwrap();
     let ids: Vec<&str> = json["scenarios"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();

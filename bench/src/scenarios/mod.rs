@@ -3,15 +3,19 @@
 //! A scenario fills a [`ScenarioReport`]: it runs its cases through
 //! [`Ctx::run_case`], sets its columns and primary metric, and adds notes
 //! and headline charts. Adding a scenario is one module plus one line in
-//! [`all`]; a scenario that waits for an API not yet in rwlocker is listed
-//! in [`PLANNED`] so that `--only` explains why it is absent.
+//! [`all`]; a scenario not written yet is listed in [`PLANNED`] so that
+//! `--only` explains why it is absent.
 
 use crate::harness::{Ctx, ScenarioReport};
 
+mod cancellation;
+mod condvar_broadcast;
+mod condvar_epoch;
 mod contention;
 mod fast_path_ir;
 mod handoff;
 mod io_bound;
+mod io_bound_async;
 mod read_only;
 mod reader_wait;
 mod sizes;
@@ -41,31 +45,17 @@ pub fn all() -> Vec<Box<dyn Scenario>> {
         Box::new(read_only::ReadOnly),
         Box::new(contention::Contention),
         Box::new(io_bound::IoBound),
+        Box::new(io_bound_async::IoBoundAsync),
         Box::new(writer_wait::WriterWait),
         Box::new(reader_wait::ReaderWait),
+        Box::new(condvar_broadcast::CondvarBroadcast),
+        Box::new(condvar_epoch::CondvarEpoch),
         Box::new(handoff::Handoff),
+        Box::new(cancellation::Cancellation),
         Box::new(sizes::Sizes),
     ]
 }
 
-/// Scenarios of the suite that need APIs rwlocker does not have yet, with
-/// what each will measure and what it waits for.
-pub const PLANNED: &[(&str, &str)] = &[
-    (
-        "B6",
-        "IO-bound async (tokio current_thread and multi_thread(2)) against tokio RwLock/Mutex and async-lock; \
-         waits for rwlocker's AsyncRwLock (add an AsyncContender trait in contenders.rs)",
-    ),
-    ("B9", "phase alternation (phases/s, phase length, per-thread dispersion); not written yet"),
-    (
-        "B10",
-        "condvar broadcast wake-up (first/last-wake latency, futile wake-ups) against std and parking_lot Condvar; \
-         waits for rwlocker's RwCondvar",
-    ),
-    ("B11", "condvar epoch scenario (100 readers wait_for an epoch, 2 writers notify_all); waits for RwCondvar"),
-    (
-        "B13",
-        "async cancellation throughput (timeouts around write().await; zero leaked waiters) against tokio and \
-         async-lock; waits for rwlocker's AsyncRwLock",
-    ),
-];
+/// Scenarios of the suite not written yet, with what each will measure.
+pub const PLANNED: &[(&str, &str)] =
+    &[("B9", "phase alternation (phases/s, phase length, per-thread dispersion); not written yet")];
