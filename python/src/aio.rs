@@ -111,8 +111,84 @@ pub(crate) fn stop_with(_py: Python<'_>, value: Py<PyAny>) -> PyErr {
     PyStopIteration::new_err((value,))
 }
 
-fn stop(py: Python<'_>, value: bool) -> PyErr {
-    stop_with(py, pyo3::types::PyBool::new(py, value).to_owned().into_any().unbind())
+static STOP_TRUE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static STOP_FALSE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static READY_TRUE: PyOnceLock<Py<Ready>> = PyOnceLock::new();
+static READY_FALSE: PyOnceLock<Py<Ready>> = PyOnceLock::new();
+
+/// `StopIteration(value)` for a bool result. The two instances are made
+/// once and re-raised: an `await` consumes the exception at once (no
+/// traceback is attached), and building a new one per acquire would cost
+/// more than the acquire itself.
+pub(crate) fn stop(py: Python<'_>, value: bool) -> PyErr {
+    let cell = if value { &STOP_TRUE } else { &STOP_FALSE };
+    match cell.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.get_type::<PyStopIteration>().call1((value,))?.unbind())
+    }) {
+        Ok(e) => PyErr::from_value(e.bind(py).clone()),
+        Err(e) => e,
+    }
+}
+
+/// An awaitable that finishes at once with a bool, without yielding: what
+/// `__aexit__` returns, and `__aenter__` when the lock was free. Shared
+/// singletons (it has no state).
+#[pyclass(frozen, module = "rwlocker.async_rwlock", name = "_Ready")]
+pub struct Ready {
+    value: bool,
+}
+
+/// The shared `_Ready` for `value`.
+pub(crate) fn ready(py: Python<'_>, value: bool) -> PyResult<Py<Ready>> {
+    let cell = if value { &READY_TRUE } else { &READY_FALSE };
+    cell.get_or_try_init(py, || Py::new(py, Ready { value })).map(|r| r.clone_ref(py))
+}
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Err(stop(py, self.value))
+    }
+
+    fn send(&self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Err(stop(py, self.value))
+    }
+
+    #[pyo3(signature = (typ, val = None, _tb = None))]
+    fn throw(
+        &self,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        Err(thrown(typ, val))
+    }
+
+    fn close(&self) {}
+}
+
+/// `proxy.__aenter__()`: `async with` awaits the result at once, so the
+/// fast path runs here, eagerly, and a free lock costs no coroutine.
+pub(crate) fn aenter(py: Python<'_>, core: &Arc<Core>, kind: Kind) -> PyResult<Py<PyAny>> {
+    let me = if core.needs_identity(kind) { task_token(py) } else { 0 };
+    if core.try_acquire(kind, me, &|| task_token(py))? {
+        return Ok(ready(py, true)?.into_any());
+    }
+    Ok(Py::new(py, AcquireOp::start(core, kind, true))?.into_any())
+}
+
+/// `proxy.__aexit__(...)`: releases, returns an awaitable of False.
+pub(crate) fn aexit(py: Python<'_>, core: &Core, kind: Kind) -> PyResult<Py<Ready>> {
+    core.release(kind, &|| task_token(py))?;
+    ready(py, false)
 }
 
 /// What an [`AcquireOp`] has to do.
@@ -130,8 +206,6 @@ enum OpState {
         acq: RawAcquire,
         me: usize,
     },
-    /// Finishes at once with this value.
-    Value(bool),
     Done,
 }
 
@@ -148,10 +222,6 @@ impl AcquireOp {
         AcquireOp { st: OpState::Start { core: core.clone(), kind, blocking } }
     }
 
-    pub(crate) fn value(v: bool) -> Self {
-        AcquireOp { st: OpState::Value(v) }
-    }
-
     fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match std::mem::replace(&mut self.st, OpState::Done) {
             OpState::Start { core, kind, blocking } => {
@@ -166,7 +236,6 @@ impl AcquireOp {
                 self.wait_step(py, core, kind, kind.raw_acquire(), me)
             }
             OpState::Waiting { core, kind, acq, me } => self.wait_step(py, core, kind, acq, me),
-            OpState::Value(v) => Err(stop(py, v)),
             OpState::Done => Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine")),
         }
     }
@@ -319,8 +388,8 @@ macro_rules! async_proxy {
                 }
             }
 
-            fn __aenter__(&self) -> AcquireOp {
-                AcquireOp::start(&self.core, $kind, true)
+            fn __aenter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                aenter(py, &self.core, $kind)
             }
 
             fn __aexit__(
@@ -329,9 +398,8 @@ macro_rules! async_proxy {
                 _exc_type: &Bound<'_, PyAny>,
                 _exc: &Bound<'_, PyAny>,
                 _tb: &Bound<'_, PyAny>,
-            ) -> PyResult<AcquireOp> {
-                self.core.release($kind, &|| task_token(py))?;
-                Ok(AcquireOp::value(false))
+            ) -> PyResult<Py<Ready>> {
+                aexit(py, &self.core, $kind)
             }
 
             /// How many tasks wait to acquire this side.
@@ -401,8 +469,8 @@ impl AsyncMutex {
         (s.readers, s.writer, s.queued_readers, s.queued_writers)
     }
 
-    fn __aenter__(&self) -> AcquireOp {
-        AcquireOp::start(&self.core, Kind::Write, true)
+    fn __aenter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        aenter(py, &self.core, Kind::Write)
     }
 
     fn __aexit__(
@@ -411,9 +479,8 @@ impl AsyncMutex {
         _t: &Bound<'_, PyAny>,
         _e: &Bound<'_, PyAny>,
         _tb: &Bound<'_, PyAny>,
-    ) -> PyResult<AcquireOp> {
-        self.core.release(Kind::Write, &|| task_token(py))?;
-        Ok(AcquireOp::value(false))
+    ) -> PyResult<Py<Ready>> {
+        aexit(py, &self.core, Kind::Write)
     }
 }
 
@@ -487,8 +554,8 @@ impl AsyncRWLockBase {
         self.target().write_locked()
     }
 
-    fn __aenter__(&self) -> AcquireOp {
-        AcquireOp::start(self.target(), Kind::Write, true)
+    fn __aenter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        aenter(py, self.target(), Kind::Write)
     }
 
     fn __aexit__(
@@ -497,9 +564,8 @@ impl AsyncRWLockBase {
         _t: &Bound<'_, PyAny>,
         _e: &Bound<'_, PyAny>,
         _tb: &Bound<'_, PyAny>,
-    ) -> PyResult<AcquireOp> {
-        self.target().release(Kind::Write, &|| task_token(py))?;
-        Ok(AcquireOp::value(false))
+    ) -> PyResult<Py<Ready>> {
+        aexit(py, self.target(), Kind::Write)
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {

@@ -724,7 +724,7 @@ pub struct WaitOp {
 fn step_result(py: Python<'_>, s: PyResult<Step>) -> PyResult<Py<PyAny>> {
     match s? {
         Step::Yield(f) => Ok(f),
-        Step::Return(v) => Err(crate::aio::stop_with(py, pybool(py, v))),
+        Step::Return(v) => Err(crate::aio::stop(py, v)),
     }
 }
 
@@ -918,8 +918,8 @@ macro_rules! async_cond_proxy {
                 held(&self.inner.core, self.inner.kind)
             }
 
-            fn __aenter__(&self) -> AcquireOp {
-                AcquireOp::start(&self.inner.core, self.inner.kind, true)
+            fn __aenter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+                crate::aio::aenter(py, &self.inner.core, self.inner.kind)
             }
 
             fn __aexit__(
@@ -928,9 +928,8 @@ macro_rules! async_cond_proxy {
                 _t: &Bound<'_, PyAny>,
                 _e: &Bound<'_, PyAny>,
                 _tb: &Bound<'_, PyAny>,
-            ) -> PyResult<AcquireOp> {
-                self.inner.core.release(self.inner.kind, &|| task_token(py))?;
-                Ok(AcquireOp::value(false))
+            ) -> PyResult<Py<crate::aio::Ready>> {
+                crate::aio::aexit(py, &self.inner.core, self.inner.kind)
             }
 
             /// `await wait()`: releases this mode, waits for a notification,

@@ -28,6 +28,7 @@ fn _rwlocker(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<aio::AsyncRWLockWriterProxy>()?;
     m.add_class::<aio::AsyncMutex>()?;
     m.add_class::<aio::AcquireOp>()?;
+    m.add_class::<aio::Ready>()?;
     m.add_class::<cond::CondState>()?;
     m.add_class::<cond::RWConditionProxy>()?;
     m.add_class::<cond::RWConditionReaderProxy>()?;
