@@ -137,7 +137,7 @@ pub trait AsyncBench: Sync {
 }
 
 /// One case of a scenario, runnable for any blocking condition variable
-/// ([`Ctx::run_condvar_case`]).
+/// ([`Ctx::run_condvar_case_with`]).
 pub trait CondvarBench: Sync {
     /// Whether this case makes sense for `c`.
     fn applies(&self, c: &ContenderInfo) -> bool {
@@ -149,7 +149,7 @@ pub trait CondvarBench: Sync {
 }
 
 /// One case of a scenario, runnable for any async condition
-/// ([`Ctx::run_async_condvar_case`]).
+/// ([`Ctx::run_async_condvar_case_with`]).
 pub trait AsyncCondvarBench: Sync {
     /// Whether this case makes sense for `c`.
     fn applies(&self, c: &ContenderInfo) -> bool {

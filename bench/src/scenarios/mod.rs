@@ -16,6 +16,7 @@ mod fast_path_ir;
 mod handoff;
 mod io_bound;
 mod io_bound_async;
+mod phase_alternation;
 mod read_only;
 mod reader_wait;
 mod sizes;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Box<dyn Scenario>> {
         Box::new(io_bound_async::IoBoundAsync),
         Box::new(writer_wait::WriterWait),
         Box::new(reader_wait::ReaderWait),
+        Box::new(phase_alternation::PhaseAlternation),
         Box::new(condvar_broadcast::CondvarBroadcast),
         Box::new(condvar_epoch::CondvarEpoch),
         Box::new(handoff::Handoff),
@@ -57,5 +59,4 @@ pub fn all() -> Vec<Box<dyn Scenario>> {
 }
 
 /// Scenarios of the suite not written yet, with what each will measure.
-pub const PLANNED: &[(&str, &str)] =
-    &[("B9", "phase alternation (phases/s, phase length, per-thread dispersion); not written yet")];
+pub const PLANNED: &[(&str, &str)] = &[];
