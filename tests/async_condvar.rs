@@ -670,11 +670,14 @@ where
     let cv = Arc::new(AsyncRwCondvar::new());
     let inside = Arc::new(AtomicUsize::new(0));
     let max_inside = Arc::new(AtomicUsize::new(0));
+    let returned = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..n {
         let (lock, cv, inside, max_inside) = (lock.clone(), cv.clone(), inside.clone(), max_inside.clone());
+        let returned = returned.clone();
         tasks.push(tokio::spawn(async move {
             let section = || async {
+                returned.fetch_add(1, SeqCst);
                 let now = inside.fetch_add(1, SeqCst) + 1;
                 max_inside.fetch_max(now, SeqCst);
                 tokio::task::yield_now().await;
@@ -710,6 +713,10 @@ where
         assert!(spins < 10_000, "only {} of {n} tasks registered", waiters(&cv));
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    // Registered and not notified: nobody has returned, even after a while.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(returned.load(SeqCst), 0, "a wait returned without a notification");
+    assert_eq!(waiters(&cv), n);
     assert_eq!(cv.notify_all(), n);
     assert!(!cv.notify_one());
     stall_guard(async {
@@ -718,6 +725,7 @@ where
         }
     })
     .await;
+    assert_eq!(returned.load(SeqCst), n);
     assert_eq!(waiters(&cv), 0);
     assert!(!cv.notify_one());
     assert!(!lock.is_locked());

@@ -527,16 +527,25 @@ where
     assert!(start.elapsed() >= timeout);
 
     // Notified, but the condition still holds: waits on, then times out.
+    // The notifier is a writer queued on the lock before the wait, so the
+    // wait's release hands it the lock (and the waiter cannot leave before
+    // it lets go).
     thread::scope(|s| {
         let _rescue = Rescue(&cv);
-        s.spawn(|| {
-            await_waiters(&cv, 1);
-            assert!(cv.notify_one());
+        let r = hold(&lock, mode, |g| {
+            s.spawn(|| {
+                let _w = lock.write();
+                // Normally true; false only if the waiter's deadline passed
+                // before this thread ran, which the waiter's result allows.
+                let _ = cv.notify_one();
+            });
+            spin_until("the notifier to queue", || lock.raw().state_snapshot().queued_writers == 1);
+            let start = Instant::now();
+            let r = g.wait_while_for(&cv, &mut |v| *v == 0, timeout);
+            assert!(start.elapsed() >= timeout);
+            r
         });
-        let start = Instant::now();
-        let r = hold(&lock, mode, |g| g.wait_while_for(&cv, &mut |v| *v == 0, timeout));
         assert!(r.timed_out());
-        assert!(start.elapsed() >= timeout);
     });
 
     // Made false and notified: returns, not timed out.
@@ -556,21 +565,21 @@ where
     });
 
     // Made false without a notification: at the deadline the condition no
-    // longer holds, so not timed out.
+    // longer holds, so not timed out. The setter is a writer queued before
+    // the wait: the wait's release hands it the lock, so it has set the
+    // value before the waiter can take the lock back.
     thread::scope(|s| {
         let _rescue = Rescue(&cv);
-        s.spawn(|| {
-            await_waiters(&cv, 1);
-            *lock.write() = 2;
-        });
-        let start = Instant::now();
         let r = hold(&lock, mode, |g| {
+            s.spawn(|| *lock.write() = 2);
+            spin_until("the setter to queue", || lock.raw().state_snapshot().queued_writers == 1);
+            let start = Instant::now();
             let r = g.wait_while_for(&cv, &mut |v| *v == 1, timeout);
+            assert!(start.elapsed() >= timeout);
             assert_eq!(*g.get(), 2);
             r
         });
         assert!(!r.timed_out(), "the condition was false at the deadline");
-        assert!(start.elapsed() >= timeout);
     });
     assert_eq!(waiters(&cv), 0);
     assert!(!lock.is_locked());
@@ -639,6 +648,7 @@ where
             });
         }
         await_waiters(&cv, n);
+        assert_eq!(returned.load(SeqCst), 0, "a wait returned without a notification");
         assert_eq!(cv.notify_all(), n);
         assert!(!cv.notify_one());
     });
