@@ -462,3 +462,63 @@ def test_async_closed_wait_passes_notification():
         assert got == [1]
 
     run(main())
+
+
+# ------------------------------------------------------- stdlib conditions
+
+
+def test_stdlib_condition_over_rwlocker_locks():
+    # the lock objects are drop-in threading.Lock: threading.Condition works
+    for lock in (T.RWLockFair(), T.RWLockWrite(), T.Lock()):
+        cond = threading.Condition(lock)
+        box = {"go": False}
+
+        def waiter():
+            with cond:
+                return cond.wait_for(lambda: box["go"], STALL)
+
+        w = Worker(waiter)
+        wait_until(lambda: len(cond._waiters) == 1)
+        with cond:
+            box["go"] = True
+            cond.notify_all()
+        assert w.join() is True
+        assert not lock.locked()
+
+
+def test_condition_adapters_with_waiters():
+    cond = T.Condition()
+    box = {"go": False}
+
+    def waiter():
+        with cond.read:
+            return cond.read.wait_for(lambda: box["go"], STALL)
+
+    w = Worker(waiter)
+    wait_until(lambda: len(cond.write._waiters) == 1)
+    with cond:
+        box["go"] = True
+        cond.notify()
+    assert w.join() is True
+
+    async def main():
+        acond = A.AsyncCondition()
+        abox = {"go": False}
+
+        async def awaiter():
+            async with acond.read:
+                return await acond.read.wait_for(lambda: abox["go"])
+
+        t = asyncio.create_task(awaiter())
+        await async_wait_until(lambda: len(acond.write._waiters) == 1)
+        async with acond:
+            abox["go"] = True
+            acond.notify()
+        assert await t is True
+        # asyncio.Condition over an asyncio rwlocker lock (drop-in)
+        c2 = asyncio.Condition(A.AsyncRWLockFair())
+        t2 = asyncio.create_task(c2.acquire())
+        assert await t2 is True
+        c2.release()
+
+    run(main())
