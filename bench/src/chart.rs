@@ -113,7 +113,7 @@ where
         .caption(&h.title, ("sans-serif", 15))
         .margin(12)
         .x_label_area_size(36)
-        .y_label_area_size(150)
+        .y_label_area_size(200)
         .build_cartesian_2d(x, (0..n).into_segmented())
         .map_err(|e| e.to_string())?;
     chart

@@ -48,6 +48,7 @@ fn smoke_run_writes_a_complete_report() {
     assert_eq!(ids, ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14"]);
     const BLOCKING: &[&str] = &["rwlocker-pf", "std-rwlock", "pl-rwlock"];
     const ASYNC: &[&str] = &["rwlocker-async-pf", "tokio-rwlock", "al-rwlock"];
+    const ASYNC_MUTEXES: &[&str] = &["rwlocker-async-mutex", "tokio-mutex", "al-mutex"];
     const CONDVARS: &[&str] = &["rwlocker-pf-cv", "std-condvar", "pl-condvar"];
     const ASYNC_CONDVARS: &[&str] = &["rwlocker-async-pf-cv", "tokio-rwlock-notify", "tokio-mutex-notify"];
     for s in scenarios {
@@ -64,11 +65,18 @@ fn smoke_run_writes_a_complete_report() {
         // which baseline.
         let (must, ratio_of): (Vec<&str>, &[(&str, &str)]) = match id {
             "B2" => ([BLOCKING, ASYNC].concat(), &[("rwlocker-pf", "std"), ("rwlocker-async-pf", "tokio")]),
-            "B6" => (ASYNC.to_vec(), &[("rwlocker-async-pf", "tokio")]),
-            "B13" => (ASYNC.to_vec(), &[("rwlocker-async-pf", "tokio"), ("rwlocker-async-pf", "async-lock")]),
+            // Smoke mode runs every mutex too, so that no contender goes untested.
+            "B6" | "B13" => (
+                [ASYNC, ASYNC_MUTEXES].concat(),
+                &[
+                    ("rwlocker-async-pf", "tokio"),
+                    ("rwlocker-async-pf", "async-lock"),
+                    ("rwlocker-async-mutex", "tokio"),
+                ],
+            ),
             "B10" => (CONDVARS.to_vec(), &[("rwlocker-pf-cv", "std"), ("rwlocker-pf-cv", "parking_lot")]),
             "B11" => (
-                [CONDVARS, ASYNC_CONDVARS].concat(),
+                [CONDVARS, ASYNC_CONDVARS, &["rwlocker-mutex-cv", "rwlocker-async-mutex-cv"]].concat(),
                 &[("rwlocker-pf-cv", "std"), ("rwlocker-async-pf-cv", "tokio Mutex")],
             ),
             "B14" => ([BLOCKING, ASYNC].concat(), &[("rwlocker-pf", "std"), ("rwlocker-async-pf", "tokio")]),
@@ -151,7 +159,7 @@ fn smoke_run_writes_a_complete_report() {
 
     // B13: every lock completed acquisitions (the leak checks ran inside).
     let b13 = scenario("B13");
-    for who in ASYNC {
+    for who in [ASYNC, ASYNC_MUTEXES].concat() {
         let ops = row(&b13, "64 tasks", who)["metrics"]["k_ops_per_s"]["median"].as_f64().unwrap();
         assert!(ops > 0.0, "B13 {who}: no completed acquisition");
     }

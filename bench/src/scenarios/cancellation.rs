@@ -162,7 +162,8 @@ impl Scenario for Cancellation {
             Column::plain("timeout_pct", "timeouts %", 1),
         ];
         let duration = Duration::from_millis(ctx.cfg.pick(100, 300, 1000));
-        let all_mutexes = ctx.cfg.mode == Mode::Full;
+        // Smoke mode runs them too, so that every contender is exercised.
+        let all_mutexes = ctx.cfg.mode != Mode::Quick;
         let case = format!("{TASKS} tasks multi_thread(2)");
         let rows = ctx.run_async_case(case.clone(), &Case { duration, all_mutexes });
         report.rows.extend(rows);

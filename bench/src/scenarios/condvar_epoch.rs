@@ -219,7 +219,8 @@ impl Scenario for CondvarEpoch {
         ];
         let (readers, writers) = if ctx.cfg.mode == Mode::Smoke { (20, 2) } else { (100, 2) };
         let iterations = ctx.cfg.pick(2, 10, 10);
-        let all_mutexes = ctx.cfg.mode == Mode::Full;
+        // Smoke mode runs them too, so that every contender is exercised.
+        let all_mutexes = ctx.cfg.mode != Mode::Quick;
         let bench = Case { readers, writers, iterations, all_mutexes };
         let plan = ctx.cfg.plan;
 

@@ -126,7 +126,8 @@ impl Scenario for IoBoundAsync {
             }
         };
         let iterations = ctx.cfg.pick(2, 10, 10);
-        let all_mutexes = ctx.cfg.mode == Mode::Full;
+        // Smoke mode runs them too, so that every contender is exercised.
+        let all_mutexes = ctx.cfg.mode != Mode::Quick;
         let grid =
             multi.iter().map(|w| (Flavor::MultiThread2, w)).chain(current.iter().map(|w| (Flavor::CurrentThread, w)));
         for (flavor, &(name, readers, writers)) in grid {
