@@ -617,6 +617,8 @@ def print_report(report):
     print(f"CPython {m['python']} on {m['machine']}, {m['cpus']} CPUs; rwlocker 3.2 baseline: {m['rwlocker32']}")
 
     unc = report["uncontended"]
+    if not unc:
+        return print_scenarios(report)
     base = {r["world"]: r["ns_per_pair"] for r in unc if r["case"].startswith(("threading.Lock  with", "asyncio.Lock"))}
     old = {}
     for r in unc:
@@ -636,8 +638,13 @@ def print_report(report):
         )
     print("\n-- Uncontended acquire + release (median ns per pair; lower is better) --")
     print(table(["world", "case", "ns", "vs threading/asyncio.Lock", "vs rwlocker 3.2"], rows))
+    print_scenarios(report)
 
+
+def print_scenarios(report):
     for key, title in (("locks", "IO-bound lock scenario (1 ms sleep per op, 10 iterations)"), ("conditions", "Condition scenario (epoch + notify_all)")):
+        if not report[key]:
+            continue
         print(f"\n-- {title}: median elapsed; speedup vs the stdlib baseline --")
         rows = []
         for r in report[key]:
@@ -659,6 +666,11 @@ def main():
     ap.add_argument("--json", default="bench-report/python.json", help="where to write the JSON results")
     ap.add_argument("--rwlocker32", default=os.environ.get("RWLOCKER32_DIR"), help="folder with rwlocker 3.2 (pip --target)")
     ap.add_argument("--trials", type=int, default=None, help="trials per workload (default 3 quick for read-heavy, 5 full)")
+    ap.add_argument(
+        "--only",
+        default="uncontended,locks,conditions",
+        help="comma-separated sections to run (uncontended, locks, conditions)",
+    )
     args = ap.parse_args()
 
     old = load_rwlocker32(args.rwlocker32)
@@ -671,14 +683,23 @@ def main():
     cond_workloads = workloads if full else [workloads[0]]
     t0 = time.perf_counter()
 
-    log("uncontended acquire + release")
-    uncontended = bench_uncontended(old, 5 if full else 3, 200_000 if full else 100_000)
-    log("IO-bound lock scenario")
-    locks = bench_locks("threads", thread_targets(old, full), run_threads, workloads, ITERATIONS, OP_DELAY)
-    locks += bench_locks("asyncio", async_targets(old, full), run_tasks, workloads, ITERATIONS, OP_DELAY)
-    log("condition scenario")
-    conds = bench_conditions("threads", cond_thread_targets(old, full), run_cond_threads, cond_workloads, ITERATIONS, OP_DELAY)
-    conds += bench_conditions("asyncio", cond_async_targets(old, full), run_cond_tasks, cond_workloads, ITERATIONS, OP_DELAY)
+    only = set(args.only.split(","))
+    uncontended, locks, conds = [], [], []
+    if "uncontended" in only:
+        log("uncontended acquire + release")
+        uncontended = bench_uncontended(old, 5 if full else 3, 200_000 if full else 100_000)
+    if "locks" in only:
+        log("IO-bound lock scenario")
+        locks = bench_locks("threads", thread_targets(old, full), run_threads, workloads, ITERATIONS, OP_DELAY)
+        locks += bench_locks("asyncio", async_targets(old, full), run_tasks, workloads, ITERATIONS, OP_DELAY)
+    if "conditions" in only:
+        log("condition scenario")
+        conds = bench_conditions(
+            "threads", cond_thread_targets(old, full), run_cond_threads, cond_workloads, ITERATIONS, OP_DELAY
+        )
+        conds += bench_conditions(
+            "asyncio", cond_async_targets(old, full), run_cond_tasks, cond_workloads, ITERATIONS, OP_DELAY
+        )
 
     report = {
         "meta": {

@@ -225,9 +225,9 @@ class RWCondition(RWConditionWithProxyBase):
     read lock, ``cond.write.wait()`` a write lock.
 
     Waiters of both sides share one FIFO: ``notify(n)`` wakes exactly the
-    ``n`` oldest; a notified waiter re-acquires its mode as an arrival at the
-    moment of notification. ``wait(timeout)`` returns False on timeout, with
-    the lock held again.
+    ``n`` oldest; a woken waiter re-acquires its mode as an arrival. A
+    waiter interrupted after it was notified passes the notification on.
+    ``wait(timeout)`` returns False on timeout, with the lock held again.
     """
 
     __slots__ = ("_state",)

@@ -1,32 +1,31 @@
 //! Condition variables: `RWCondition` / `AsyncRWCondition` proxies.
 //!
-//! One FIFO of waiters per condition, shared by its read and write proxies
-//! (as in rwlocker 3.2: a notify from either side wakes the oldest waiters,
-//! whatever mode they wait in).
+//! Built on the crate's [`AsyncRwCondvar`] through its hand-driven wait
+//! (`register_raw` / `poll_raw` / `cancel_raw`): one FIFO of waiters per
+//! condition, shared by its read and write proxies (as in rwlocker 3.2, a
+//! notify from either side wakes the oldest waiters, whatever mode they
+//! wait in). Thread waiters use a waker that unparks the thread; asyncio
+//! waiters one that resolves a future of their loop.
 //!
 //! * A waiter registers **before** it releases the lock, so a notify issued
 //!   in between finds it (no lost wakeup).
-//! * `notify(n)` takes exactly `min(n, waiting)` waiters off the front.
-//!   For a lock of this package it also starts each one's re-acquisition
-//!   right there, with the waiter's own waker: the waiter joins the lock's
-//!   queue as an arrival at the moment of notification and is woken by the
-//!   lock's hand-off (notified readers enter together, notified writers one
-//!   at a time: no thundering herd).
+//! * `notify(n)` wakes exactly `min(n, waiting)` waiters, oldest first; a
+//!   woken waiter re-acquires its mode as an arrival when it runs.
 //! * A waiter that gives up (timeout, signal, task cancellation) after it
 //!   was notified passes the notification on to the next waiter, so
-//!   `notify(n)` always reaches `n` live waiters.
+//!   `notify(n)` always reaches `n` live waiters. (A thread whose timeout
+//!   races a notification keeps the notification and returns True.)
 //! * `wait` always returns (or raises) holding the same mode again; an
 //!   asyncio wait that is cancelled re-acquires first, then re-raises.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use rwlocker::RawAcquire;
+use rwlocker::{AsyncRwCondvar, RawAcquire, RawCondvarWait};
 
 use crate::aio::{AcquireOp, AsyncMutex, AsyncRWLockReaderProxy, AsyncRWLockWriterProxy, AsyncWake};
 use crate::core::{drive, park_while, parse_cond_timeout, Core, Kind, Signals, Woken};
@@ -37,106 +36,47 @@ const WAIT_UNACQUIRED: &str = "cannot wait on un-acquired lock";
 const NOTIFY_UNACQUIRED: &str = "cannot notify on un-acquired lock";
 const WAIT_NESTED: &str = "Cannot wait on a nested write lock. Release inner locks first.";
 
-fn lock<T>(m: &StdMutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// What a waiter holds while registered and, once notified, the
-/// re-acquisition the notifier started for it.
-struct Slot {
-    waker: Waker,
-    acq: Option<RawAcquire>,
-    /// The notifier's first poll already granted the lock.
-    ready: bool,
-}
-
-/// One registered wait.
-pub(crate) struct CvWaiter {
-    /// The lock and mode to re-acquire, when it is a lock of this package.
-    native: Option<(Arc<Core>, Kind)>,
-    notified: AtomicBool,
-    slot: StdMutex<Slot>,
-}
-
-impl CvWaiter {
-    fn new(native: Option<(Arc<Core>, Kind)>, waker: Waker) -> Arc<Self> {
-        Arc::new(CvWaiter {
-            native,
-            notified: AtomicBool::new(false),
-            slot: StdMutex::new(Slot { waker, acq: None, ready: false }),
-        })
-    }
-
-    fn is_notified(&self) -> bool {
-        self.notified.load(Ordering::Acquire)
-    }
-
-    /// The re-acquisition started by the notifier, and whether it is
-    /// already granted. Only after `is_notified()`.
-    fn take_acquire(&self) -> (Option<RawAcquire>, bool) {
-        let mut s = lock(&self.slot);
-        (s.acq.take(), s.ready)
-    }
-}
-
-/// The FIFO of a condition.
+/// The condition variable of one condition (both proxies).
 #[derive(Default)]
 pub(crate) struct CondCore {
-    queue: StdMutex<VecDeque<Arc<CvWaiter>>>,
+    cv: AsyncRwCondvar,
+    /// Waits registered and not yet returned from their sleep (for tests
+    /// and diagnostics: `len(cond._state)`).
+    sleeping: AtomicUsize,
 }
 
 impl CondCore {
-    fn push(&self, w: Arc<CvWaiter>) {
-        lock(&self.queue).push_back(w);
+    /// Registers a wait for the lock `lock_id` with `waker`.
+    fn register(&self, lock_id: usize, waker: &std::task::Waker) -> RawCondvarWait {
+        let wait = self.cv.register_raw(lock_id, waker);
+        self.sleeping.fetch_add(1, Relaxed);
+        wait
     }
 
-    /// Removes `w` if it was not notified; returns whether it was removed
-    /// (false: it was notified, and its re-acquisition is in its slot).
-    fn remove_if_waiting(&self, w: &Arc<CvWaiter>) -> bool {
-        let mut q = lock(&self.queue);
-        if w.is_notified() {
-            return false;
+    /// Polls a wait; `Ready` once notified (and then it is no longer
+    /// counted as sleeping).
+    fn poll(&self, wait: &mut RawCondvarWait, cx: &mut Context<'_>) -> Poll<()> {
+        let p = self.cv.poll_raw(wait, cx);
+        if p.is_ready() {
+            self.sleeping.fetch_sub(1, Relaxed);
         }
-        if let Some(i) = q.iter().position(|x| Arc::ptr_eq(x, w)) {
-            q.remove(i);
-        }
-        true
+        p
+    }
+
+    /// Gives a wait up; returns whether it had been notified.
+    fn cancel(&self, wait: &mut RawCondvarWait) -> bool {
+        let notified = self.cv.cancel_raw(wait);
+        self.sleeping.fetch_sub(1, Relaxed);
+        notified
     }
 
     /// Wakes `min(n, waiting)` waiters, oldest first; returns how many.
     pub(crate) fn notify(&self, n: usize) -> usize {
-        let mut wake: Vec<Waker> = Vec::new();
-        let count = {
-            let mut q = lock(&self.queue);
-            let count = n.min(q.len());
-            for w in q.drain(..count) {
-                let mut slot = lock(&w.slot);
-                match &w.native {
-                    Some((core, kind)) => {
-                        // Join the lock's queue now, on the waiter's behalf:
-                        // the lock's hand-off wakes it.
-                        let mut acq = kind.raw_acquire();
-                        let ready = core.engine.poll(&mut acq, &mut Context::from_waker(&slot.waker)).is_ready();
-                        slot.acq = Some(acq);
-                        slot.ready = ready;
-                        if ready {
-                            wake.push(slot.waker.clone());
-                        }
-                    }
-                    None => wake.push(slot.waker.clone()),
-                }
-                w.notified.store(true, Ordering::Release);
-            }
-            count
-        };
-        for w in wake {
-            w.wake();
-        }
-        count
+        self.cv.notify(n)
     }
 
     fn len(&self) -> usize {
-        lock(&self.queue).len()
+        self.sleeping.load(Relaxed)
     }
 }
 
@@ -233,11 +173,23 @@ pub(crate) struct ThreadCond {
     cond: Arc<CondCore>,
     side: Side,
     proxy: Py<PyAny>,
+    /// The identity of the lock, for the condvar's one-lock rule.
+    lock_id: usize,
+}
+
+/// The identity of a native lock (both proxies of a lock share it).
+fn core_id(core: &Arc<Core>) -> usize {
+    Arc::as_ptr(core) as usize
 }
 
 impl ThreadCond {
     fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> Self {
-        ThreadCond { cond: state.get().core.clone(), side: Side::of_thread(&lock_proxy), proxy: lock_proxy.unbind() }
+        let side = Side::of_thread(&lock_proxy);
+        let lock_id = match &side {
+            Side::Native(core, _) => core_id(core),
+            Side::Foreign => lock_proxy.as_ptr() as usize,
+        };
+        ThreadCond { cond: state.get().core.clone(), side, proxy: lock_proxy.unbind(), lock_id }
     }
 
     fn held(&self, py: Python<'_>) -> PyResult<bool> {
@@ -296,33 +248,38 @@ impl ThreadCond {
             return Err(PyRuntimeError::new_err(WAIT_UNACQUIRED));
         }
         let me = thread_token();
-        let native = match &self.side {
-            Side::Native(core, kind) => {
-                if core.nested_owner(me) {
-                    return Err(PyRuntimeError::new_err(WAIT_NESTED));
-                }
-                Some((core.clone(), *kind))
+        if let Side::Native(core, _) = &self.side {
+            if core.nested_owner(me) {
+                return Err(PyRuntimeError::new_err(WAIT_NESTED));
             }
-            Side::Foreign => None,
-        };
+        }
         let marked = matches!(&self.side, Side::Native(core, Kind::Read) if core.marked(me));
-        let w = CvWaiter::new(native, thread_waker());
+        let waker = thread_waker();
         // Register first, then release: a notify in between finds us.
-        self.cond.push(w.clone());
+        let mut wait = self.cond.register(self.lock_id, &waker);
         if let Err(e) = self.release(py) {
-            self.cond.remove_if_waiting(&w);
+            if self.cond.cancel(&mut wait) {
+                self.cond.notify(1);
+            }
             return Err(e);
         }
 
         let mut pending: Option<PyErr> = None;
         let mut pass_on = false;
-        let notified = match park_while(py, deadline, &|| w.is_notified()) {
+        let cond = &*self.cond;
+        let woken = {
+            let wait_ref = &mut wait;
+            let waker_ref = &waker;
+            park_while(py, deadline, &mut || cond.poll(wait_ref, &mut Context::from_waker(waker_ref)).is_ready())
+        };
+        let notified = match woken {
             Woken::Done => true,
-            Woken::Deadline => !self.cond.remove_if_waiting(&w),
+            // A notification that raced the deadline is kept.
+            Woken::Deadline => cond.cancel(&mut wait),
             Woken::Signal(e) => {
                 pending = Some(e);
                 // Notified but interrupted: the notification goes on.
-                pass_on = !self.cond.remove_if_waiting(&w);
+                pass_on = cond.cancel(&mut wait);
                 pass_on
             }
         };
@@ -330,11 +287,8 @@ impl ThreadCond {
         // Take the lock back in the same mode, whatever happened.
         match &self.side {
             Side::Native(core, kind) => {
-                let (acq, ready) = if notified { w.take_acquire() } else { (None, false) };
-                if !ready {
-                    let mut acq = acq.unwrap_or_else(|| kind.raw_acquire());
-                    drive(py, &core.engine, &mut acq, None, Signals::Defer(&mut pending))?;
-                }
+                let mut acq = kind.raw_acquire();
+                drive(py, &core.engine, &mut acq, None, Signals::Defer(&mut pending))?;
                 core.granted(*kind, me, &thread_token);
                 if marked {
                     core.restore_marker(me);
@@ -348,7 +302,7 @@ impl ThreadCond {
             }
         }
         if pass_on {
-            self.cond.notify(1);
+            cond.notify(1);
         }
         match pending {
             Some(e) => Err(e),
@@ -543,7 +497,7 @@ enum Step {
 
 enum WState {
     Start,
-    Waiting(Arc<CvWaiter>),
+    Waiting(RawCondvarWait),
     /// Taking the lock back; `exc` is re-raised once it is held.
     Reacquire {
         acq: RawAcquire,
@@ -581,39 +535,40 @@ impl WaitMachine {
                 }
                 self.marked = self.kind == Kind::Read && self.core.marked(self.me);
                 let (waker, fut) = AsyncWake::create(py)?;
-                let w = CvWaiter::new(Some((self.core.clone(), self.kind)), waker);
-                self.cond.push(w.clone());
+                // Register first, then release: a notify in between finds us.
+                let mut wait = self.cond.register(core_id(&self.core), &waker);
                 let me = self.me;
                 if let Err(e) = self.core.release(self.kind, &|| me) {
-                    self.cond.remove_if_waiting(&w);
+                    if self.cond.cancel(&mut wait) {
+                        self.cond.notify(1);
+                    }
                     return Err(e);
                 }
                 fut.setattr("_asyncio_future_blocking", true)?;
-                self.st = WState::Waiting(w);
+                self.st = WState::Waiting(wait);
                 Ok(Step::Yield(fut.unbind()))
             }
-            WState::Waiting(w) => {
-                if w.is_notified() {
-                    let (acq, ready) = w.take_acquire();
-                    return self.reacquire(py, acq, ready, None, true);
-                }
-                // Resumed without a notification: wait on a new future.
-                let (waker, fut) = AsyncWake::create(py)?;
-                {
-                    let mut slot = lock(&w.slot);
-                    if !w.is_notified() {
-                        slot.waker = waker;
+            WState::Waiting(mut wait) => {
+                let polled = AsyncWake::create(py).and_then(|(waker, fut)| {
+                    let p = self.cond.poll(&mut wait, &mut Context::from_waker(&waker));
+                    if p.is_pending() {
+                        fut.setattr("_asyncio_future_blocking", true)?;
+                    }
+                    Ok((p, fut))
+                });
+                match polled {
+                    Ok((Poll::Ready(()), _)) => self.reacquire(py, None, None, true),
+                    Ok((Poll::Pending, fut)) => {
+                        self.st = WState::Waiting(wait);
+                        Ok(Step::Yield(fut.unbind()))
+                    }
+                    Err(e) => {
+                        self.st = WState::Waiting(wait);
+                        self.throw(py, e)
                     }
                 }
-                if w.is_notified() {
-                    let (acq, ready) = w.take_acquire();
-                    return self.reacquire(py, acq, ready, None, true);
-                }
-                fut.setattr("_asyncio_future_blocking", true)?;
-                self.st = WState::Waiting(w);
-                Ok(Step::Yield(fut.unbind()))
             }
-            WState::Reacquire { acq, exc, result } => self.reacquire(py, Some(acq), false, exc, result),
+            WState::Reacquire { acq, exc, result } => self.reacquire(py, Some(acq), exc, result),
             WState::Done => Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine")),
         }
     }
@@ -624,24 +579,9 @@ impl WaitMachine {
         &mut self,
         py: Python<'_>,
         acq: Option<RawAcquire>,
-        ready: bool,
         exc: Option<PyErr>,
         result: bool,
     ) -> PyResult<Step> {
-        let finish = |this: &mut Self, exc: Option<PyErr>| {
-            let me = this.me;
-            this.core.granted(this.kind, me, &|| me);
-            if this.marked {
-                this.core.restore_marker(me);
-            }
-            match exc {
-                Some(e) => Err(e),
-                None => Ok(Step::Return(result)),
-            }
-        };
-        if ready {
-            return finish(self, exc);
-        }
         let mut acq = acq.unwrap_or_else(|| self.kind.raw_acquire());
         let polled = AsyncWake::create(py).and_then(|(waker, fut)| {
             let p = self.core.engine.poll(&mut acq, &mut Context::from_waker(&waker));
@@ -651,7 +591,17 @@ impl WaitMachine {
             Ok((p, fut))
         });
         match polled {
-            Ok((Poll::Ready(()), _)) => finish(self, exc),
+            Ok((Poll::Ready(()), _)) => {
+                let me = self.me;
+                self.core.granted(self.kind, me, &|| me);
+                if self.marked {
+                    self.core.restore_marker(me);
+                }
+                match exc {
+                    Some(e) => Err(e),
+                    None => Ok(Step::Return(result)),
+                }
+            }
             Ok((Poll::Pending, fut)) => {
                 self.st = WState::Reacquire { acq, exc, result };
                 Ok(Step::Yield(fut.unbind()))
@@ -669,16 +619,13 @@ impl WaitMachine {
     fn throw(&mut self, py: Python<'_>, exc: PyErr) -> PyResult<Step> {
         match std::mem::replace(&mut self.st, WState::Done) {
             WState::Start | WState::Done => Err(exc),
-            WState::Waiting(w) => {
-                if self.cond.remove_if_waiting(&w) {
-                    self.reacquire(py, None, false, Some(exc), false)
-                } else {
-                    let (acq, ready) = w.take_acquire();
+            WState::Waiting(mut wait) => {
+                if self.cond.cancel(&mut wait) {
                     self.cond.notify(1);
-                    self.reacquire(py, acq, ready, Some(exc), false)
                 }
+                self.reacquire(py, None, Some(exc), false)
             }
-            WState::Reacquire { acq, result, .. } => self.reacquire(py, Some(acq), false, Some(exc), result),
+            WState::Reacquire { acq, result, .. } => self.reacquire(py, Some(acq), Some(exc), result),
         }
     }
 
@@ -686,16 +633,8 @@ impl WaitMachine {
     /// notification and a grant already received.
     fn abort(&mut self) {
         match std::mem::replace(&mut self.st, WState::Done) {
-            WState::Waiting(w) => {
-                if !self.cond.remove_if_waiting(&w) {
-                    let (acq, ready) = w.take_acquire();
-                    if ready {
-                        // SAFETY: the notifier's poll granted the lock to this
-                        // waiter in `kind` mode, and nobody recorded it.
-                        unsafe { self.core.engine.unlock(self.kind) };
-                    } else if let Some(mut acq) = acq {
-                        self.core.engine.cancel(&mut acq);
-                    }
+            WState::Waiting(mut wait) => {
+                if self.cond.cancel(&mut wait) {
                     self.cond.notify(1);
                 }
             }

@@ -574,13 +574,14 @@ pub(crate) enum Woken {
 
 /// Waits (GIL released, parking) until `done()`, the deadline, or a
 /// signal's exception on the main thread.
-pub(crate) fn park_while(py: Python<'_>, deadline: Option<Instant>, done: &(dyn Fn() -> bool + Sync)) -> Woken {
+pub(crate) fn park_while(py: Python<'_>, deadline: Option<Instant>, done: &mut (dyn FnMut() -> bool + Send)) -> Woken {
     if done() {
         return Woken::Done;
     }
     let slice = if is_main_thread(py) { Some(SIGNAL_SLICE) } else { None };
     loop {
-        match py.detach(|| park_until(deadline, slice, done)) {
+        let done_ref = &mut *done;
+        match py.detach(move || park_until(deadline, slice, done_ref)) {
             Parked::Granted => return Woken::Done,
             Parked::Deadline => return Woken::Deadline,
             Parked::Slice => {

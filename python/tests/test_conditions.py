@@ -6,7 +6,7 @@ import signal
 import threading
 
 import pytest
-from conftest import STALL, Worker, async_wait_until, state, wait_until
+from conftest import STALL, Worker, async_wait_queued, async_wait_until, state, wait_queued, wait_until
 
 from rwlocker import async_rwlock as A
 from rwlocker import thread_rwlock as T
@@ -151,8 +151,9 @@ def test_notified_readers_reenter_together():
     wait_until(lambda: waiters(cond) == 3)
     with cond.write:
         cond.write.notify_all()
-        # notified, queued on the lock behind this writer: no herd
-        assert state(lock.read)["qr"] == 3
+        # woken, they queue on the lock behind this writer
+        wait_queued(lock.read, qr=3)
+        assert waiters(cond) == 0
     for w in ws:
         w.join()
 
@@ -432,7 +433,7 @@ def test_async_readers_reenter_together():
         await async_wait_until(lambda: waiters(cond) == 3)
         async with cond.write:
             cond.write.notify_all()
-            assert state(lock.read)["qr"] == 3
+            await async_wait_queued(lock.read, qr=3)
         await asyncio.gather(*ts)
         assert inside[0] == 3  # all three held the read lock together
 
