@@ -523,3 +523,27 @@ def test_condition_adapters_with_waiters():
         c2.release()
 
     run(main())
+
+
+def test_async_condition_drop_in_wait_and_wait_for():
+    async def main():
+        lock = A.AsyncRWLockFair()
+        cond = A.AsyncRWCondition(lock)
+        async with cond:
+            assert await cond.wait_for(lambda: "now") == "now"
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(cond.wait(), 0.01)
+            assert lock.write.locked()  # re-held after the cancellation
+        assert state(lock.write) == FREE
+        assert waiters(cond) == 0
+
+        async def waker():
+            async with cond.read:
+                cond.read.notify()
+
+        async with cond:
+            t = asyncio.create_task(waker())
+            assert await cond.wait() is True
+        await t
+
+    run(main())
