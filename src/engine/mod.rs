@@ -41,7 +41,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::time::Instant;
 
-use crate::loom::{park, park_timeout, spin_loop, yield_now, Arc, AtomicU32, Ordering, QueueLock, UnsafeCell};
+use crate::loom::{park, park_timeout, spin_loop, Arc, AtomicU32, Ordering, QueueLock, UnsafeCell};
 use crate::policy::{PhaseFair, Policy, PolicyKind};
 use queue::Queue;
 use waiter::{wake_all, Kind, Waiter, WakeList, WAITING};
@@ -66,11 +66,13 @@ const SPIN_LIMIT: u32 = 100;
 #[cfg(loom)]
 const SPIN_LIMIT: u32 = 0;
 
-/// Rounds the first queued waiter waits awake before parking.
+/// Rounds of exponential spinning the first queued waiter does before
+/// parking. No `yield_now`: a yielding waiter can push a reader that holds
+/// the lock off its core for a whole scheduler tick.
 #[cfg(not(loom))]
-const QUEUED_SPIN_ROUNDS: u32 = 10;
+const QUEUED_SPIN_ROUNDS: u32 = 6;
 #[cfg(loom)]
-const QUEUED_SPIN_ROUNDS: u32 = 0;
+const QUEUED_SPIN_ROUNDS: u32 = 10;
 
 #[inline]
 const fn readers(s: u32) -> u32 {
@@ -438,8 +440,7 @@ impl<P: Policy> RawRwLock<P> {
         }
     }
 
-    /// Bounded wait for a grant without parking: a few short spins, then a
-    /// few yields (which let a preempted holder run on this core).
+    /// Bounded wait for a grant without parking: short, growing spins.
     /// Gives up early at `deadline`.
     fn spin_granted(&self, waiter: &Waiter, deadline: Option<Instant>) -> bool {
         #[allow(clippy::reversed_empty_ranges)]
@@ -450,12 +451,8 @@ impl<P: Policy> RawRwLock<P> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
-            if round < 3 {
-                for _ in 0..(2 << round) {
-                    spin_loop();
-                }
-            } else {
-                yield_now();
+            for _ in 0..(2 << round) {
+                spin_loop();
             }
         }
         waiter.is_granted()
