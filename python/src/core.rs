@@ -124,6 +124,10 @@ impl Engine {
         dispatch!(self, r => acq.poll(r, cx))
     }
 
+    pub(crate) fn abandon(&self, acq: &mut RawAcquire) -> bool {
+        dispatch!(self, r => acq.abandon(r))
+    }
+
     pub(crate) fn cancel(&self, acq: &mut RawAcquire) {
         dispatch!(self, r => acq.cancel(r))
     }
@@ -509,10 +513,9 @@ pub(crate) fn drive(
         match parked {
             Parked::Granted => return Ok(true),
             Parked::Deadline => {
-                // A grant that lands after the last poll is released by
-                // `cancel`, exactly as if we had run (SPEC §2).
-                engine.cancel(acq);
-                return Ok(false);
+                // A timed acquire that finds itself granted at its deadline
+                // keeps the lock (SPEC §2).
+                return Ok(engine.abandon(acq));
             }
             Parked::Slice => {
                 if let Err(e) = py.check_signals() {

@@ -66,18 +66,25 @@ impl Acquire {
 
     /// Gives up: called from the owning future's `Drop`.
     pub(crate) fn cancel<P: Policy>(&mut self, raw: &RawRwLock<P>) {
-        if let State::Queued(waiter) = core::mem::replace(&mut self.state, State::Done) {
-            if raw.abandon(&waiter) {
-                // Granted before we gave up: release as if we had run.
-                // SAFETY: `abandon` returned true, so this waiter holds the
-                // lock in its own mode, and nothing else will release it.
-                unsafe {
-                    match self.kind {
-                        Kind::Read => raw.unlock_shared(),
-                        Kind::Write => raw.unlock_exclusive(),
-                    }
+        if self.abandon(raw) {
+            // Granted before we gave up: release as if we had run.
+            // SAFETY: `abandon` returned true, so this acquisition holds the
+            // lock in its own mode, and nothing else will release it.
+            unsafe {
+                match self.kind {
+                    Kind::Read => raw.unlock_shared(),
+                    Kind::Write => raw.unlock_exclusive(),
                 }
             }
+        }
+    }
+
+    /// Leaves the queue; true if the lock had been granted first (the
+    /// caller then holds it).
+    pub(crate) fn abandon<P: Policy>(&mut self, raw: &RawRwLock<P>) -> bool {
+        match core::mem::replace(&mut self.state, State::Done) {
+            State::Queued(waiter) => raw.abandon(&waiter),
+            _ => false,
         }
     }
 }
@@ -131,6 +138,32 @@ impl RawAcquire {
     /// the acquisition has completed or been cancelled.
     pub fn cancel<P: Policy>(&mut self, raw: &RawRwLock<P>) {
         self.0.cancel(raw)
+    }
+
+    /// Gives up, keeping a grant that arrived first: returns true if the
+    /// lock had been handed to this acquisition (the caller holds it now and
+    /// must release it), false if it left the queue without it. This is what
+    /// a timed acquire wants at its deadline; [`cancel`](Self::cancel) is
+    /// what a cancelled one wants. Does nothing (and returns false) unless
+    /// the acquisition is queued.
+    ///
+    /// ```
+    /// use core::task::{Context, Waker};
+    /// use rwlocker::{RawAcquire, RawRwLock};
+    ///
+    /// let lock = RawRwLock::<rwlocker::PhaseFair>::new();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(lock.try_lock_exclusive());
+    /// let mut timed = RawAcquire::write();
+    /// assert!(timed.poll(&lock, &mut cx).is_pending());
+    /// unsafe { lock.unlock_exclusive() }; // hands the lock to `timed`
+    /// assert!(timed.abandon(&lock)); // the deadline passed, but it holds the lock
+    /// assert!(lock.is_locked_exclusive());
+    /// unsafe { lock.unlock_exclusive() };
+    /// assert!(!lock.is_locked());
+    /// ```
+    pub fn abandon<P: Policy>(&mut self, raw: &RawRwLock<P>) -> bool {
+        self.0.abandon(raw)
     }
 
     /// Whether the acquisition is queued (polled `Pending`, not yet
