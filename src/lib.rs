@@ -197,6 +197,7 @@
 #![warn(missing_docs)]
 
 mod loom;
+mod macros;
 
 mod asynchronous;
 mod blocking;

@@ -76,25 +76,13 @@ unsafe impl<P: Policy> lock_api::RawRwLockTimed for RawRwLock<P> {
     type Instant = Instant;
 
     fn try_lock_shared_for(&self, timeout: Duration) -> bool {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.try_lock_shared_until(deadline),
-            None => {
-                RawRwLock::lock_shared(self);
-                true
-            }
-        }
+        RawRwLock::try_lock_shared_for(self, timeout)
     }
     fn try_lock_shared_until(&self, deadline: Instant) -> bool {
         RawRwLock::try_lock_shared_until(self, deadline)
     }
     fn try_lock_exclusive_for(&self, timeout: Duration) -> bool {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.try_lock_exclusive_until(deadline),
-            None => {
-                RawRwLock::lock_exclusive(self);
-                true
-            }
-        }
+        RawRwLock::try_lock_exclusive_for(self, timeout)
     }
     fn try_lock_exclusive_until(&self, deadline: Instant) -> bool {
         RawRwLock::try_lock_exclusive_until(self, deadline)

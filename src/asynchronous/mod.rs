@@ -155,28 +155,7 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
     }
 }
 
-impl<T: Default, P: Policy> Default for AsyncRwLock<T, P> {
-    fn default() -> Self {
-        AsyncRwLock::new(T::default())
-    }
-}
-
-impl<T, P: Policy> From<T> for AsyncRwLock<T, P> {
-    fn from(value: T) -> Self {
-        AsyncRwLock::new(value)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug, P: Policy> fmt::Debug for AsyncRwLock<T, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("AsyncRwLock");
-        match self.try_read() {
-            Some(g) => d.field("data", &&*g),
-            None => d.field("data", &format_args!("<locked>")),
-        };
-        d.finish_non_exhaustive()
-    }
-}
+crate::macros::data_lock_impls!(AsyncRwLock);
 
 // ---------------------------------------------------------------------------
 // Futures

@@ -230,10 +230,7 @@ impl<T: ?Sized, P: Policy> ReentrantRwLock<T, P> {
 
     /// Waits up to `timeout` for a read lock (at once for the owner).
     pub fn try_read_for(&self, timeout: Duration) -> Option<ReentrantRwLockReadGuard<'_, T, P>> {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.try_read_until(deadline),
-            None => Some(self.read()),
-        }
+        self.try_read_with(|raw| raw.try_lock_shared_for(timeout))
     }
 
     /// Waits until `deadline` for a read lock (at once for the owner).
@@ -243,10 +240,7 @@ impl<T: ?Sized, P: Policy> ReentrantRwLock<T, P> {
 
     /// Waits up to `timeout` for the write lock (at once for the owner).
     pub fn try_write_for(&self, timeout: Duration) -> Option<ReentrantRwLockWriteGuard<'_, T, P>> {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.try_write_until(deadline),
-            None => Some(self.write()),
-        }
+        self.try_write_with(|raw| raw.try_lock_exclusive_for(timeout))
     }
 
     /// Waits until `deadline` for the write lock (at once for the owner).
@@ -308,28 +302,7 @@ impl<T: ?Sized, P: Policy> ReentrantRwLock<T, P> {
     }
 }
 
-impl<T: Default, P: Policy> Default for ReentrantRwLock<T, P> {
-    fn default() -> Self {
-        ReentrantRwLock::new(T::default())
-    }
-}
-
-impl<T, P: Policy> From<T> for ReentrantRwLock<T, P> {
-    fn from(value: T) -> Self {
-        ReentrantRwLock::new(value)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug, P: Policy> fmt::Debug for ReentrantRwLock<T, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("ReentrantRwLock");
-        match self.try_read() {
-            Some(g) => d.field("data", &&*g),
-            None => d.field("data", &format_args!("<locked>")),
-        };
-        d.finish_non_exhaustive()
-    }
-}
+crate::macros::data_lock_impls!(ReentrantRwLock);
 
 /// A read lock on a [`ReentrantRwLock`]: either a nested read of the write
 /// owner or a plain read lock. Released on drop; `!Send`.

@@ -117,10 +117,8 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     /// Waits up to `timeout` for a read lock. A waiter that gives up leaves
     /// no trace: whoever it held back is admitted at once.
     pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T, P>> {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.try_read_until(deadline),
-            None => Some(self.read()),
-        }
+        // SAFETY: a read lock is held when the call returns true.
+        self.raw.try_lock_shared_for(timeout).then(|| unsafe { self.read_guard() })
     }
 
     /// Waits until `deadline` for a read lock.
@@ -132,10 +130,8 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     /// Waits up to `timeout` for the write lock. A writer that gives up
     /// leaves no trace: readers it held back are admitted at once.
     pub fn try_write_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T, P>> {
-        match Instant::now().checked_add(timeout) {
-            Some(deadline) => self.try_write_until(deadline),
-            None => Some(self.write()),
-        }
+        // SAFETY: the write lock is held when the call returns true.
+        self.raw.try_lock_exclusive_for(timeout).then(|| unsafe { self.write_guard() })
     }
 
     /// Waits until `deadline` for the write lock.
@@ -186,28 +182,7 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     }
 }
 
-impl<T: Default, P: Policy> Default for RwLock<T, P> {
-    fn default() -> Self {
-        RwLock::new(T::default())
-    }
-}
-
-impl<T, P: Policy> From<T> for RwLock<T, P> {
-    fn from(value: T) -> Self {
-        RwLock::new(value)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug, P: Policy> fmt::Debug for RwLock<T, P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("RwLock");
-        match self.try_read() {
-            Some(g) => d.field("data", &&*g),
-            None => d.field("data", &format_args!("<locked>")),
-        };
-        d.finish_non_exhaustive()
-    }
-}
+crate::macros::data_lock_impls!(RwLock);
 
 /// A read lock on an [`RwLock`]; released on drop.
 #[must_use = "if unused the lock is released at once"]

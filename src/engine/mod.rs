@@ -39,7 +39,7 @@ pub(crate) mod waiter;
 
 use core::fmt;
 use core::marker::PhantomData;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::loom::{park, park_timeout, spin_loop, Arc, AtomicU32, Ordering, QueueLock, UnsafeCell};
 use crate::policy::{PhaseFair, Policy, PolicyKind};
@@ -310,6 +310,19 @@ impl<P: Policy> RawRwLock<P> {
         if !self.try_lock_exclusive_fast() {
             self.lock_slow(Kind::Write, None);
         }
+    }
+
+    /// Like [`lock_shared`](Self::lock_shared), giving up after `timeout`
+    /// (a timeout too large to represent waits forever). Returns whether
+    /// the lock is held.
+    pub fn try_lock_shared_for(&self, timeout: Duration) -> bool {
+        self.try_lock_shared_fast() || self.lock_slow(Kind::Read, Instant::now().checked_add(timeout))
+    }
+
+    /// Like [`lock_exclusive`](Self::lock_exclusive), giving up after
+    /// `timeout`. Returns whether the lock is held.
+    pub fn try_lock_exclusive_for(&self, timeout: Duration) -> bool {
+        self.try_lock_exclusive_fast() || self.lock_slow(Kind::Write, Instant::now().checked_add(timeout))
     }
 
     /// Like [`lock_shared`](Self::lock_shared), giving up at `deadline`.
