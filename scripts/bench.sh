@@ -9,6 +9,12 @@
 #   scripts/bench.sh --full          # everything, more trials
 #   scripts/bench.sh --smoke         # seconds: checks that the harness works
 #   scripts/bench.sh --only B1 B5    # some scenarios (--list shows them)
+#   scripts/bench.sh --no-python     # skip the Python section
+#
+# After the Rust report, the Python section (scripts/bench-python.sh: the
+# Python package against rwlocker 3.2, readerwriterlock, aiorwlock and the
+# stdlib) runs too, unless --smoke, --only, --list or --no-python is given
+# or python3 is missing; --full is passed on.
 #
 # B1 (instruction counts) needs valgrind; without it B1 is skipped.
 set -euo pipefail
@@ -23,4 +29,26 @@ if ! command -v valgrind >/dev/null 2>&1; then
          "(install it with your package manager, e.g. 'apt-get install valgrind')" >&2
 fi
 
-exec cargo run --release --manifest-path "$root/Cargo.toml" -p rwlocker-bench -- "$@"
+python=yes
+full=()
+args=()
+for a in "$@"; do
+    case "$a" in
+        --no-python) python=no; continue ;;
+        --smoke|--only|--list) python=no ;;
+        --full) full=(--full) ;;
+    esac
+    args+=("$a")
+done
+
+cargo run --release --manifest-path "$root/Cargo.toml" -p rwlocker-bench -- "${args[@]}"
+
+if [ "$python" = yes ]; then
+    if command -v "${PYTHON:-python3}" >/dev/null 2>&1; then
+        echo
+        echo "== Python section (scripts/bench-python.sh) =="
+        "$root/scripts/bench-python.sh" "${full[@]}"
+    else
+        echo "bench.sh: python3 not found: the Python section is skipped" >&2
+    fi
+fi
