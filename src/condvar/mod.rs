@@ -215,7 +215,7 @@ impl RwCondvar {
 
         let mut timed_out = false;
         let mut deadline = deadline;
-        while !waiter.is_granted() {
+        while !waiter.take_grant() {
             match deadline {
                 None => park(),
                 Some(d) => {

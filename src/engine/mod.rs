@@ -458,7 +458,7 @@ impl<P: Policy> RawRwLock<P> {
     fn spin_granted(&self, waiter: &Waiter, deadline: Option<Instant>) -> bool {
         #[allow(clippy::reversed_empty_ranges)]
         for round in 0..QUEUED_SPIN_ROUNDS {
-            if waiter.is_granted() {
+            if waiter.take_grant() {
                 return true;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -468,13 +468,13 @@ impl<P: Policy> RawRwLock<P> {
                 spin_loop();
             }
         }
-        waiter.is_granted()
+        waiter.take_grant()
     }
 
     /// Parks until `waiter` is granted, or gives up at `deadline`.
     pub(crate) fn wait_granted(&self, waiter: &Arc<Waiter>, deadline: Option<Instant>) -> bool {
         loop {
-            if waiter.is_granted() {
+            if waiter.take_grant() {
                 return true;
             }
             match deadline {
@@ -482,7 +482,11 @@ impl<P: Policy> RawRwLock<P> {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return self.abandon(waiter);
+                        let granted = self.abandon(waiter);
+                        if granted {
+                            waiter.help_wake();
+                        }
+                        return granted;
                     }
                     park_timeout(d - now);
                 }

@@ -23,10 +23,20 @@ pub(crate) const NOTIFIED: u8 = 3;
 
 /// How to wake the party behind a waiter.
 pub(crate) enum WakeTarget {
-    Thread(Thread),
+    /// A parked thread. Once granted, it also wakes whatever batch of other
+    /// granted waiters was delegated to it (see [`wake_all`]).
+    Thread(Thread, Mutex<Delegated>),
     /// The latest waker a poll registered. Replaced and taken under the
     /// mutex, but called and dropped only after the mutex is released.
     Task(Mutex<Option<Waker>>),
+}
+
+/// Wake-ups handed to a granted thread waiter, to be done when it runs.
+pub(crate) enum Delegated {
+    /// Not yet running: a waker may leave a batch here.
+    Open(Vec<Arc<Waiter>>),
+    /// Running: it has taken (or never had) a batch; wakers must do their own.
+    Closed,
 }
 
 pub(crate) struct Waiter {
@@ -38,7 +48,11 @@ pub(crate) struct Waiter {
 impl Waiter {
     /// A waiter for the calling thread.
     pub(crate) fn thread(kind: Kind, state: u8) -> Arc<Waiter> {
-        Arc::new(Waiter { state: AtomicU8::new(state), kind, target: WakeTarget::Thread(crate::loom::current()) })
+        Arc::new(Waiter {
+            state: AtomicU8::new(state),
+            kind,
+            target: WakeTarget::Thread(crate::loom::current(), Mutex::new(Delegated::Open(Vec::new()))),
+        })
     }
 
     /// A waiter for a task, woken through `waker`.
@@ -89,7 +103,7 @@ impl Waiter {
     /// Wakes the party. Never called with an engine or condvar lock held.
     pub(crate) fn wake(&self) {
         match &self.target {
-            WakeTarget::Thread(t) => t.unpark(),
+            WakeTarget::Thread(t, _) => t.unpark(),
             WakeTarget::Task(slot) => {
                 let waker = slot.lock().take();
                 if let Some(w) = waker {
@@ -104,8 +118,66 @@ impl Waiter {
 pub(crate) type WakeList = smallvec::SmallVec<[Arc<Waiter>; 4]>;
 
 /// Wakes every waiter of `list`; call with no internal lock held.
-pub(crate) fn wake_all(list: WakeList) {
+pub(crate) fn wake_all(mut list: WakeList) {
+    // Unparking a thread is a system call of a few microseconds, so a large
+    // batch (a read phase, a condvar broadcast) is split: the first thread
+    // of the batch takes half of the rest and wakes it once it runs, and so
+    // on, so the wake-ups proceed on several cores at once.
+    if list.len() > DELEGATE_ABOVE {
+        if let Some(i) = list.iter().position(|w| matches!(w.target, WakeTarget::Thread(..))) {
+            let helper = list.remove(i);
+            let rest: Vec<_> = list.drain(list.len() / 2..).collect();
+            let WakeTarget::Thread(_, slot) = &helper.target else { unreachable!() };
+            let undelivered = {
+                let mut slot = slot.lock();
+                match &mut *slot {
+                    Delegated::Open(batch) => {
+                        batch.extend(rest);
+                        None
+                    }
+                    // Already running (it saw its grant while spinning):
+                    // it will not look again, so wake them here.
+                    Delegated::Closed => Some(rest),
+                }
+            };
+            helper.wake();
+            if let Some(rest) = undelivered {
+                list.extend(rest);
+            }
+        }
+    }
     for w in list {
         w.wake();
+    }
+}
+
+/// Batches larger than this are woken by more than one thread.
+#[cfg(not(loom))]
+const DELEGATE_ABOVE: usize = 8;
+/// Under loom, delegate from two waiters on, so the models explore it.
+#[cfg(loom)]
+const DELEGATE_ABOVE: usize = 1;
+
+impl Waiter {
+    /// For a thread waiter: whether it has been granted the lock. A granted
+    /// thread first does the wake-ups delegated to it, so it must call this
+    /// (or [`help_wake`](Self::help_wake)) once it sees its grant.
+    pub(crate) fn take_grant(&self) -> bool {
+        if !self.is_granted() {
+            return false;
+        }
+        self.help_wake();
+        true
+    }
+
+    /// Closes the delegation slot and wakes the batch left in it, if any.
+    pub(crate) fn help_wake(&self) {
+        if let WakeTarget::Thread(_, slot) = &self.target {
+            let batch = match core::mem::replace(&mut *slot.lock(), Delegated::Closed) {
+                Delegated::Open(batch) => batch,
+                Delegated::Closed => return,
+            };
+            wake_all(batch.into_iter().collect());
+        }
     }
 }
