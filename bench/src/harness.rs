@@ -353,6 +353,29 @@ pub struct Ctx {
     scenario: &'static str,
 }
 
+/// The body of every `run_*_case_with`: collect the contenders of one
+/// family that `bench` applies to (through the family's visitor), then run
+/// them. The families differ only in the four names passed in.
+macro_rules! collect_and_run {
+    ($this:ident, $case:ident, $bench:ident, $plan:ident, $Bench:ident, $Visit:ident, $Contender:ident, $visit_all:ident) => {{
+        struct Collect<'b, B> {
+            bench: &'b B,
+            out: Vec<Runner<'b>>,
+        }
+        impl<'b, B: $Bench> $Visit for Collect<'b, B> {
+            fn visit<C: $Contender>(&mut self) {
+                if self.bench.applies(&C::INFO) {
+                    let bench = self.bench;
+                    self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
+                }
+            }
+        }
+        let mut c = Collect { bench: $bench, out: Vec::new() };
+        contenders::$visit_all(&mut c);
+        $this.run_runners($case.into(), c.out, $plan)
+    }};
+}
+
 impl Ctx {
     /// A context reporting progress on `progress`.
     pub fn new(cfg: Config, progress: ProgressBar) -> Ctx {
@@ -394,21 +417,7 @@ impl Ctx {
     /// rotating order, and returns one row per contender (empty while
     /// counting).
     pub fn run_case_with<B: Bench>(&mut self, case: impl Into<String>, bench: &B, plan: TrialPlan) -> Vec<Row> {
-        struct Collect<'b, B> {
-            bench: &'b B,
-            out: Vec<Runner<'b>>,
-        }
-        impl<'b, B: Bench> Visit for Collect<'b, B> {
-            fn visit<C: Contender>(&mut self) {
-                if self.bench.applies(&C::INFO) {
-                    let bench = self.bench;
-                    self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
-                }
-            }
-        }
-        let mut c = Collect { bench, out: Vec::new() };
-        contenders::visit_all(&mut c);
-        self.run_runners(case.into(), c.out, plan)
+        collect_and_run!(self, case, bench, plan, Bench, Visit, Contender, visit_all)
     }
 
     /// [`run_case`](Self::run_case) for the async locks.
@@ -424,21 +433,7 @@ impl Ctx {
         bench: &B,
         plan: TrialPlan,
     ) -> Vec<Row> {
-        struct Collect<'b, B> {
-            bench: &'b B,
-            out: Vec<Runner<'b>>,
-        }
-        impl<'b, B: AsyncBench> AsyncVisit for Collect<'b, B> {
-            fn visit<C: AsyncContender>(&mut self) {
-                if self.bench.applies(&C::INFO) {
-                    let bench = self.bench;
-                    self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
-                }
-            }
-        }
-        let mut c = Collect { bench, out: Vec::new() };
-        contenders::visit_all_async(&mut c);
-        self.run_runners(case.into(), c.out, plan)
+        collect_and_run!(self, case, bench, plan, AsyncBench, AsyncVisit, AsyncContender, visit_all_async)
     }
 
     /// [`run_case_with`](Self::run_case_with) for the blocking condition
@@ -449,21 +444,7 @@ impl Ctx {
         bench: &B,
         plan: TrialPlan,
     ) -> Vec<Row> {
-        struct Collect<'b, B> {
-            bench: &'b B,
-            out: Vec<Runner<'b>>,
-        }
-        impl<'b, B: CondvarBench> CondvarVisit for Collect<'b, B> {
-            fn visit<C: CondvarContender>(&mut self) {
-                if self.bench.applies(&C::INFO) {
-                    let bench = self.bench;
-                    self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
-                }
-            }
-        }
-        let mut c = Collect { bench, out: Vec::new() };
-        contenders::visit_all_condvars(&mut c);
-        self.run_runners(case.into(), c.out, plan)
+        collect_and_run!(self, case, bench, plan, CondvarBench, CondvarVisit, CondvarContender, visit_all_condvars)
     }
 
     /// [`run_case_with`](Self::run_case_with) for the async conditions.
@@ -473,21 +454,16 @@ impl Ctx {
         bench: &B,
         plan: TrialPlan,
     ) -> Vec<Row> {
-        struct Collect<'b, B> {
-            bench: &'b B,
-            out: Vec<Runner<'b>>,
-        }
-        impl<'b, B: AsyncCondvarBench> AsyncCondvarVisit for Collect<'b, B> {
-            fn visit<C: AsyncCondvarContender>(&mut self) {
-                if self.bench.applies(&C::INFO) {
-                    let bench = self.bench;
-                    self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
-                }
-            }
-        }
-        let mut c = Collect { bench, out: Vec::new() };
-        contenders::visit_all_async_condvars(&mut c);
-        self.run_runners(case.into(), c.out, plan)
+        collect_and_run!(
+            self,
+            case,
+            bench,
+            plan,
+            AsyncCondvarBench,
+            AsyncCondvarVisit,
+            AsyncCondvarContender,
+            visit_all_async_condvars
+        )
     }
 
     /// The common loop: rounds in rotating order, warm-ups discarded.
