@@ -472,7 +472,7 @@ impl<P: Policy> RawRwLock<P> {
     }
 
     /// Parks until `waiter` is granted, or gives up at `deadline`.
-    pub(crate) fn wait_granted(&self, waiter: &Arc<Waiter>, deadline: Option<Instant>) -> bool {
+    fn wait_granted(&self, waiter: &Arc<Waiter>, deadline: Option<Instant>) -> bool {
         loop {
             if waiter.take_grant() {
                 return true;
