@@ -1,7 +1,9 @@
-//! B3: two threads doing nothing but read-locking one lock.
+//! B3: threads doing nothing but read-locking one lock.
 //!
-//! On 2 cores the shared reader count bounces between the cores' caches,
-//! so this measures the cost of that cache-line traffic. Every 1024th read
+//! The shared reader count bounces between the cores' caches, so this
+//! measures the cost of that cache-line traffic: 2 threads always, and on a
+//! machine with more cores also 4, 8, ... up to one thread per core, which
+//! shows how read throughput scales (or does not) with the core count. Every 1024th read
 //! also checks that `try_write` fails while the read lock is held, so a
 //! lock that does not really lock cannot look fast.
 
@@ -66,11 +68,12 @@ impl Scenario for ReadOnly {
         "B3"
     }
     fn title(&self) -> &'static str {
-        "2-thread read-only"
+        "read-only scaling"
     }
     fn about(&self) -> &'static str {
-        "Two threads, pinned one per CPU, read-lock the same lock in a loop: ns per acquisition per thread and \
-         total millions of acquisitions per second (mutexes lock exclusively)."
+        "Threads, pinned one per CPU, read-lock the same lock in a loop: ns per acquisition per thread and \
+         total millions of acquisitions per second (mutexes lock exclusively). 2 threads, then powers of two \
+         up to the core count on larger machines."
     }
 
     fn run(&self, ctx: &mut Ctx, report: &mut ScenarioReport) {
@@ -78,16 +81,22 @@ impl Scenario for ReadOnly {
         report.columns =
             vec![Column::metric("ns_per_acq", "ns/acq/thread", 1), Column::plain("total_m_per_s", "total M/s", 2)];
         let per_thread = ctx.cfg.pick(20_000, 1_000_000, 5_000_000);
-        let case = "2 threads";
-        let rows = ctx.run_case(case, &Case { threads: 2, per_thread });
-        report.rows.extend(rows);
-        report.headline(
-            case,
-            "total_m_per_s",
-            "B3 2-thread read-only: throughput",
-            "M acquisitions/s (higher is better)",
-        );
-        let pinned = if harness::cpus() >= 2 { "pinned to CPUs 0 and 1" } else { "not pinned (1 CPU)" };
+        let mut counts = vec![2];
+        while counts.last().is_some_and(|&n| n * 2 <= harness::cpus()) {
+            counts.push(counts.last().unwrap() * 2);
+        }
+        for &threads in &counts {
+            let case = format!("{threads} threads");
+            let rows = ctx.run_case(case.clone(), &Case { threads, per_thread });
+            report.rows.extend(rows);
+            report.headline(
+                &case,
+                "total_m_per_s",
+                format!("B3 {threads}-thread read-only: throughput"),
+                "M acquisitions/s (higher is better)",
+            );
+        }
+        let pinned = if harness::cpus() >= 2 { "pinned one per CPU" } else { "not pinned (1 CPU)" };
         report.notes.push(format!("{per_thread} acquisitions per thread, {pinned}"));
     }
 }
