@@ -66,13 +66,48 @@ const SPIN_LIMIT: u32 = 100;
 #[cfg(loom)]
 const SPIN_LIMIT: u32 = 0;
 
-/// Rounds of exponential spinning the first queued waiter does before
-/// parking. No `yield_now`: a yielding waiter can push a reader that holds
-/// the lock off its core for a whole scheduler tick.
+/// How long the first queued waiter waits for its grant awake before
+/// parking: about as long as a release takes to come when a short
+/// critical section is running. See [`RawRwLock::spin_granted`]. No
+/// `yield_now` in that wait: a yielding waiter can push a reader that
+/// holds the lock off its core for a whole scheduler tick.
 #[cfg(not(loom))]
-const QUEUED_SPIN_ROUNDS: u32 = 6;
+const SPIN_FIRST: Duration = Duration::from_micros(5);
+/// How much longer a waiter further back spins, per waiter ahead of it:
+/// more than a parked thread takes to wake up, so that one parked waiter
+/// ahead does not make everyone behind it park too.
+#[cfg(not(loom))]
+const SPIN_PER_AHEAD: Duration = Duration::from_micros(20);
+/// A spinning waiter parks early when the lock has not been handed over
+/// for this long: its holder is in a long critical section (or not
+/// running), and spinning would only burn a core.
+#[cfg(not(loom))]
+const SPIN_IDLE: Duration = Duration::from_micros(20);
+/// Spin-loop hints between two looks at the clock.
+#[cfg(not(loom))]
+const SPIN_CHUNK: u32 = 16;
+/// Under loom (no timing), a queued waiter looks at its grant this often.
 #[cfg(loom)]
-const QUEUED_SPIN_ROUNDS: u32 = 10;
+const LOOM_SPIN_LOOKS: u32 = 10;
+
+/// How many queued threads wait for their grant awake (the rest park at
+/// once): one per core but one, since the holder needs a core to release.
+#[cfg(not(loom))]
+fn spinners() -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CPUS: AtomicUsize = AtomicUsize::new(0);
+    let mut n = CPUS.load(Ordering::Relaxed);
+    if n == 0 {
+        n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        CPUS.store(n, Ordering::Relaxed);
+    }
+    n.max(2) - 1
+}
+/// Under loom, only the first queued waiter spins (spins are yields there).
+#[cfg(loom)]
+fn spinners() -> usize {
+    1
+}
 
 #[inline]
 const fn readers(s: u32) -> u32 {
@@ -117,9 +152,9 @@ fn add_readers(s: u32, n: u32) -> u32 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Arrival {
     Admitted,
-    /// Queued; `first` when nobody was queued before it.
+    /// Queued behind `ahead` waiters.
     Queued {
-        first: bool,
+        ahead: usize,
     },
 }
 
@@ -193,6 +228,12 @@ pub(crate) fn plan(kind: PolicyKind, s: u32, queued_readers: usize, queued_write
 pub struct RawRwLock<P: Policy = PhaseFair> {
     state: AtomicU32,
     queue_lock: QueueLock,
+    /// Bumped (wrapping) by every release that hands the lock to queued
+    /// waiters, so that spinning waiters can tell a moving queue from a
+    /// long critical section. Written only with `queue_lock` held; it fits
+    /// in the padding after `queue_lock` (the lock stays 16 bytes).
+    #[cfg(not(loom))]
+    handoffs: std::sync::atomic::AtomicU16,
     /// Allocated on first contention; only touched with `queue_lock` held.
     queue: UnsafeCell<Option<Box<Queue>>>,
     _policy: PhantomData<P>,
@@ -233,6 +274,8 @@ impl<P: Policy> RawRwLock<P> {
             RawRwLock {
                 state: AtomicU32::new(0),
                 queue_lock: QueueLock::new(),
+                #[cfg(not(loom))]
+                handoffs: std::sync::atomic::AtomicU16::new(0),
                 queue: UnsafeCell::new(None),
                 _policy: PhantomData,
             }
@@ -444,29 +487,61 @@ impl<P: Policy> RawRwLock<P> {
         let waiter = Waiter::thread(kind, WAITING);
         match self.with_queue(|q| self.arrive_locked(q, &waiter)) {
             Arrival::Admitted => true,
-            // The next in line is likely to be handed the lock soon: wait
-            // for it awake for a moment, so the hand-off costs no wake-up.
-            Arrival::Queued { first: true } => {
-                self.spin_granted(&waiter, deadline) || self.wait_granted(&waiter, deadline)
+            // Near the front: the grant may come soon, so wait for it awake
+            // for a while and the hand-off costs no wake-up. Further back,
+            // spinning would only take CPU time from those ahead.
+            Arrival::Queued { ahead } if ahead < spinners() => {
+                self.spin_granted(&waiter, ahead, deadline) || self.wait_granted(&waiter, deadline)
             }
-            Arrival::Queued { first: false } => self.wait_granted(&waiter, deadline),
+            Arrival::Queued { .. } => self.wait_granted(&waiter, deadline),
         }
     }
 
-    /// Bounded wait for a grant without parking: short, growing spins.
-    /// Gives up early at `deadline`.
-    fn spin_granted(&self, waiter: &Waiter, deadline: Option<Instant>) -> bool {
-        #[allow(clippy::reversed_empty_ranges)]
-        for round in 0..QUEUED_SPIN_ROUNDS {
+    /// Waits for a grant without parking, for at most [`SPIN_FIRST`] plus
+    /// [`SPIN_PER_AHEAD`] per waiter `ahead` (each of them is handed the
+    /// lock first), or until the lock has gone [`SPIN_IDLE`] without a
+    /// hand-off, or `deadline`.
+    /// Returns whether the lock was granted.
+    ///
+    /// This keeps a strictly FIFO lock out of a convoy while its waiters fit
+    /// on the cores: the lock passes from one running thread to the next.
+    /// If only the first waiter spun (or the budget were shorter than a
+    /// wake-up), every hand-off would wait for a parked thread to be woken
+    /// and scheduled, however many cores are idle, and once a thread has
+    /// parked the waits behind it grow until everyone parks.
+    #[cfg(not(loom))]
+    fn spin_granted(&self, waiter: &Waiter, ahead: usize, deadline: Option<Instant>) -> bool {
+        let start = Instant::now();
+        let budget = SPIN_FIRST + SPIN_PER_AHEAD.saturating_mul(ahead as u32);
+        let (mut seen, mut moved) = (self.handoffs.load(Ordering::Relaxed), start);
+        loop {
+            // The grant is a load of the waiter's own cache line: look after
+            // every hint, so that a hand-off is taken up at once.
+            for _ in 0..SPIN_CHUNK {
+                spin_loop();
+                if waiter.take_grant() {
+                    return true;
+                }
+            }
+            let now = Instant::now();
+            let handoffs = self.handoffs.load(Ordering::Relaxed);
+            if handoffs != seen {
+                (seen, moved) = (handoffs, now);
+            }
+            if now - start >= budget || now - moved >= SPIN_IDLE || deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+        }
+    }
+
+    /// Under loom: a few looks at the grant (spins are yields there).
+    #[cfg(loom)]
+    fn spin_granted(&self, waiter: &Waiter, _ahead: usize, _deadline: Option<Instant>) -> bool {
+        for _ in 0..LOOM_SPIN_LOOKS {
             if waiter.take_grant() {
                 return true;
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-            for _ in 0..(2 << round) {
-                spin_loop();
-            }
+            spin_loop();
         }
         waiter.take_grant()
     }
@@ -526,9 +601,9 @@ impl<P: Policy> RawRwLock<P> {
                     return Arrival::Admitted;
                 }
                 Ok(_) => {
-                    let first = q.is_empty();
+                    let ahead = q.len();
                     q.push(waiter.clone());
-                    return Arrival::Queued { first };
+                    return Arrival::Queued { ahead };
                 }
                 Err(e) => s = e,
             }
@@ -596,11 +671,15 @@ impl<P: Policy> RawRwLock<P> {
                 Ok(_) => {
                     let mut wake = WakeList::new();
                     match grant {
-                        Grant::Nobody => {}
+                        Grant::Nobody => return wake,
                         Grant::Readers => q.grant_readers(&mut wake),
                         Grant::FirstWriter => q.grant_first_writer(&mut wake),
                         Grant::Front => q.grant_front(&mut wake),
                     }
+                    // Only the queue lock's holder writes the counter, so a
+                    // load and a store suffice (no locked instruction).
+                    #[cfg(not(loom))]
+                    self.handoffs.store(self.handoffs.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
                     return wake;
                 }
                 Err(e) => s = e,
