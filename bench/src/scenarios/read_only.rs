@@ -80,14 +80,15 @@ impl Scenario for ReadOnly {
         report.primary = Some("ns_per_acq");
         report.columns =
             vec![Column::metric("ns_per_acq", "ns/acq/thread", 1), Column::plain("total_m_per_s", "total M/s", 2)];
-        let per_thread = ctx.cfg.pick(20_000, 1_000_000, 5_000_000);
+        // The same total work at every thread count.
+        let total = ctx.cfg.pick(40_000, 2_000_000, 10_000_000);
         let mut counts = vec![2];
         while counts.last().is_some_and(|&n| n * 2 <= harness::cpus()) {
             counts.push(counts.last().unwrap() * 2);
         }
         for &threads in &counts {
             let case = format!("{threads} threads");
-            let rows = ctx.run_case(case.clone(), &Case { threads, per_thread });
+            let rows = ctx.run_case(case.clone(), &Case { threads, per_thread: total / threads as u64 });
             report.rows.extend(rows);
             report.headline(
                 &case,
@@ -97,6 +98,6 @@ impl Scenario for ReadOnly {
             );
         }
         let pinned = if harness::cpus() >= 2 { "pinned one per CPU" } else { "not pinned (1 CPU)" };
-        report.notes.push(format!("{per_thread} acquisitions per thread, {pinned}"));
+        report.notes.push(format!("{total} acquisitions in all, shared equally among the threads, {pinned}"));
     }
 }
