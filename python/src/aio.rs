@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use pyo3::exceptions::{PyBaseException, PyKeyboardInterrupt, PyRuntimeError, PyStopIteration, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -28,8 +29,9 @@ static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// resolved by an earlier wake).
 #[pyfunction]
 fn _resolve_future(fut: &Bound<'_, PyAny>) -> PyResult<()> {
-    if !fut.call_method0("done")?.is_truthy()? {
-        fut.call_method1("set_result", (fut.py().None(),))?;
+    let py = fut.py();
+    if !fut.call_method0(intern!(py, "done"))?.is_truthy()? {
+        fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
     }
     Ok(())
 }
@@ -62,8 +64,13 @@ impl AsyncWake {
     /// A waker for a new future of the running loop; returns both.
     pub(crate) fn create(py: Python<'_>) -> PyResult<(Waker, Bound<'_, PyAny>)> {
         let lp = running_loop(py)?;
-        let fut = lp.call_method0("create_future")?;
-        let wake = AsyncWake { loop_: lp.unbind(), fut: fut.clone().unbind(), thread: thread_token() };
+        AsyncWake::create_on(&lp)
+    }
+
+    /// A waker for a new future of the loop `lp`; returns both.
+    pub(crate) fn create_on<'py>(lp: &Bound<'py, PyAny>) -> PyResult<(Waker, Bound<'py, PyAny>)> {
+        let fut = lp.call_method0(intern!(lp.py(), "create_future"))?;
+        let wake = AsyncWake { loop_: lp.clone().unbind(), fut: fut.clone().unbind(), thread: thread_token() };
         Ok((Waker::from(Arc::new(wake)), fut))
     }
 
@@ -77,7 +84,7 @@ impl AsyncWake {
                     Some(r) => r.bind(py).clone(),
                     None => return,
                 };
-                self.loop_.bind(py).call_method1("call_soon_threadsafe", (resolve, fut)).map(drop)
+                self.loop_.bind(py).call_method1(intern!(py, "call_soon_threadsafe"), (resolve, fut)).map(drop)
             };
             if let Err(e) = result {
                 if e.is_instance_of::<PyKeyboardInterrupt>(py) {
@@ -99,6 +106,35 @@ impl Wake for AsyncWake {
     fn wake_by_ref(self: &Arc<Self>) {
         self.fire();
     }
+}
+
+/// Polls an operation of a task that awaits it (`poll` registers the
+/// waker it is given). Returns `None` once it is ready, or the future to
+/// yield: a future of the loop `lp` (the running loop when `None`), marked
+/// for `Task` to wait on, that the waker resolves.
+///
+/// With `woken` (the task was just resumed by the waker of its last
+/// future, so the operation is most likely done), it first polls with a
+/// no-op waker and makes no future when that is ready; if not, the second
+/// poll registers the real waker (a wake in between is seen by that poll).
+pub(crate) fn poll_task<'py>(
+    py: Python<'py>,
+    lp: Option<&Bound<'py, PyAny>>,
+    woken: bool,
+    mut poll: impl FnMut(&mut Context<'_>) -> Poll<()>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if woken && poll(&mut Context::from_waker(Waker::noop())).is_ready() {
+        return Ok(None);
+    }
+    let (waker, fut) = match lp {
+        Some(lp) => AsyncWake::create_on(lp)?,
+        None => AsyncWake::create(py)?,
+    };
+    if poll(&mut Context::from_waker(&waker)).is_ready() {
+        return Ok(None);
+    }
+    fut.setattr(intern!(py, "_asyncio_future_blocking"), true)?;
+    Ok(Some(fut))
 }
 
 /// `blocking` of an async acquire: any object, by truth value.
@@ -233,15 +269,15 @@ impl AcquireOp {
                     return Err(stop(py, false));
                 }
                 core.add_waiting(kind, 1);
-                self.wait_step(py, core, kind, kind.raw_acquire(), me)
+                self.wait_step(py, core, kind, kind.raw_acquire(), me, false)
             }
-            OpState::Waiting { core, kind, acq, me } => self.wait_step(py, core, kind, acq, me),
+            OpState::Waiting { core, kind, acq, me } => self.wait_step(py, core, kind, acq, me, true),
             OpState::Done => Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine")),
         }
     }
 
-    /// Polls the queued acquisition with a fresh future; yields the future
-    /// or finishes.
+    /// Polls the queued acquisition (`woken`: the task was resumed by its
+    /// future, see [`poll_task`]); yields a future or finishes.
     fn wait_step(
         &mut self,
         py: Python<'_>,
@@ -249,21 +285,15 @@ impl AcquireOp {
         kind: Kind,
         mut acq: RawAcquire,
         me: usize,
+        woken: bool,
     ) -> PyResult<Py<PyAny>> {
-        let polled = AsyncWake::create(py).and_then(|(waker, fut)| {
-            let poll = core.engine.poll(&mut acq, &mut Context::from_waker(&waker));
-            if poll.is_pending() {
-                fut.setattr("_asyncio_future_blocking", true)?;
-            }
-            Ok((poll, fut))
-        });
-        match polled {
-            Ok((Poll::Ready(()), _)) => {
+        match poll_task(py, None, woken, |cx| core.engine.poll(&mut acq, cx)) {
+            Ok(None) => {
                 core.add_waiting(kind, -1);
                 core.granted(kind, me, &|| task_token(py));
                 Err(stop(py, true))
             }
-            Ok((Poll::Pending, fut)) => {
+            Ok(Some(fut)) => {
                 self.st = OpState::Waiting { core, kind, acq, me };
                 Ok(fut.unbind())
             }

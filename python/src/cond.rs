@@ -24,10 +24,13 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use rwlocker::{AsyncRwCondvar, RawAcquire, RawCondvarWait};
 
-use crate::aio::{AcquireOp, AsyncMutex, AsyncRWLockReaderProxy, AsyncRWLockWriterProxy, AsyncWake};
+use crate::aio::{
+    poll_task, running_loop, AcquireOp, AsyncMutex, AsyncRWLockReaderProxy, AsyncRWLockWriterProxy, AsyncWake,
+};
 use crate::core::{drive, park_while, parse_cond_timeout, Core, Kind, Signals, Woken};
 use crate::thread::{thread_acquire, Mutex, RWLockReaderProxy, RWLockWriterProxy};
 use crate::util::{task_token, thread_token, thread_waker};
@@ -512,15 +515,31 @@ struct WaitMachine {
     cond: Arc<CondCore>,
     core: Arc<Core>,
     kind: Kind,
-    me: usize,
+    /// The waiting task's identity, computed only when needed (reentrant
+    /// locks, downgrade markers).
+    me: Option<usize>,
     /// The waiter had downgraded (its write release routes to read).
     marked: bool,
+    /// The loop the wait started on (its futures are made there).
+    loop_: Option<Py<PyAny>>,
     st: WState,
 }
 
 impl WaitMachine {
     fn new(cond: &Arc<CondCore>, core: &Arc<Core>, kind: Kind) -> Self {
-        WaitMachine { cond: cond.clone(), core: core.clone(), kind, me: 0, marked: false, st: WState::Start }
+        WaitMachine {
+            cond: cond.clone(),
+            core: core.clone(),
+            kind,
+            me: None,
+            marked: false,
+            loop_: None,
+            st: WState::Start,
+        }
+    }
+
+    fn me(&mut self, py: Python<'_>) -> usize {
+        *self.me.get_or_insert_with(|| task_token(py))
     }
 
     fn step(&mut self, py: Python<'_>) -> PyResult<Step> {
@@ -529,36 +548,38 @@ impl WaitMachine {
                 if !held(&self.core, self.kind) {
                     return Err(PyRuntimeError::new_err(WAIT_UNACQUIRED));
                 }
-                self.me = task_token(py);
-                if self.core.nested_owner(self.me) {
-                    return Err(PyRuntimeError::new_err(WAIT_NESTED));
+                if self.core.reentrant {
+                    let me = self.me(py);
+                    if self.core.nested_owner(me) {
+                        return Err(PyRuntimeError::new_err(WAIT_NESTED));
+                    }
                 }
-                self.marked = self.kind == Kind::Read && self.core.marked(self.me);
-                let (waker, fut) = AsyncWake::create(py)?;
+                if self.kind == Kind::Read && self.core.any_marker() {
+                    let me = self.me(py);
+                    self.marked = self.core.marked(me);
+                }
+                let lp = running_loop(py)?;
+                let (waker, fut) = AsyncWake::create_on(&lp)?;
                 // Register first, then release: a notify in between finds us.
                 let mut wait = self.cond.register(core_id(&self.core), &waker);
-                let me = self.me;
-                if let Err(e) = self.core.release(self.kind, &|| me) {
+                let known = self.me;
+                if let Err(e) = self.core.release(self.kind, &|| known.unwrap_or_else(|| task_token(py))) {
                     if self.cond.cancel(&mut wait) {
                         self.cond.notify(1);
                     }
                     return Err(e);
                 }
-                fut.setattr("_asyncio_future_blocking", true)?;
+                fut.setattr(intern!(py, "_asyncio_future_blocking"), true)?;
+                self.loop_ = Some(lp.unbind());
                 self.st = WState::Waiting(wait);
                 Ok(Step::Yield(fut.unbind()))
             }
             WState::Waiting(mut wait) => {
-                let polled = AsyncWake::create(py).and_then(|(waker, fut)| {
-                    let p = self.cond.poll(&mut wait, &mut Context::from_waker(&waker));
-                    if p.is_pending() {
-                        fut.setattr("_asyncio_future_blocking", true)?;
-                    }
-                    Ok((p, fut))
-                });
-                match polled {
-                    Ok((Poll::Ready(()), _)) => self.reacquire(py, None, None, true),
-                    Ok((Poll::Pending, fut)) => {
+                let cond = &*self.cond;
+                let lp = self.loop_.as_ref().map(|l| l.bind(py));
+                match poll_task(py, lp, true, |cx| cond.poll(&mut wait, cx)) {
+                    Ok(None) => self.reacquire(py, None, None, true),
+                    Ok(Some(fut)) => {
                         self.st = WState::Waiting(wait);
                         Ok(Step::Yield(fut.unbind()))
                     }
@@ -573,8 +594,9 @@ impl WaitMachine {
         }
     }
 
-    /// Polls the re-acquisition; finishes (raising `exc` if any) once the
-    /// lock is held.
+    /// Takes the lock back: first as an arrival (the lock's fast path),
+    /// then by polling the queued acquisition `acq`; finishes (raising
+    /// `exc` if any) once the lock is held.
     fn reacquire(
         &mut self,
         py: Python<'_>,
@@ -582,27 +604,30 @@ impl WaitMachine {
         exc: Option<PyErr>,
         result: bool,
     ) -> PyResult<Step> {
-        let mut acq = acq.unwrap_or_else(|| self.kind.raw_acquire());
-        let polled = AsyncWake::create(py).and_then(|(waker, fut)| {
-            let p = self.core.engine.poll(&mut acq, &mut Context::from_waker(&waker));
-            if p.is_pending() {
-                fut.setattr("_asyncio_future_blocking", true)?;
-            }
-            Ok((p, fut))
-        });
-        match polled {
-            Ok((Poll::Ready(()), _)) => {
-                let me = self.me;
-                self.core.granted(self.kind, me, &|| me);
-                if self.marked {
-                    self.core.restore_marker(me);
+        let woken = acq.is_some();
+        let mut acq = match acq {
+            Some(acq) => acq,
+            None => {
+                let me = if self.core.needs_identity(self.kind) { self.me(py) } else { 0 };
+                let known = self.me;
+                match self.core.try_acquire(self.kind, me, &|| known.unwrap_or_else(|| task_token(py))) {
+                    Ok(true) => return self.reacquired(py, exc, result),
+                    Ok(false) => {}
+                    Err(e) => return Err(exc.unwrap_or(e)),
                 }
-                match exc {
-                    Some(e) => Err(e),
-                    None => Ok(Step::Return(result)),
-                }
+                self.kind.raw_acquire()
             }
-            Ok((Poll::Pending, fut)) => {
+        };
+        let engine = &self.core.engine;
+        let lp = self.loop_.as_ref().map(|l| l.bind(py));
+        match poll_task(py, lp, woken, |cx| engine.poll(&mut acq, cx)) {
+            Ok(None) => {
+                let me = if self.core.needs_identity(self.kind) { self.me(py) } else { 0 };
+                let known = self.me;
+                self.core.granted(self.kind, me, &|| known.unwrap_or_else(|| task_token(py)));
+                self.reacquired(py, exc, result)
+            }
+            Ok(Some(fut)) => {
                 self.st = WState::Reacquire { acq, exc, result };
                 Ok(Step::Yield(fut.unbind()))
             }
@@ -611,6 +636,18 @@ impl WaitMachine {
                 self.core.engine.cancel(&mut acq);
                 Err(exc.unwrap_or(e))
             }
+        }
+    }
+
+    /// The lock is held again: restores the downgrade routing, finishes.
+    fn reacquired(&mut self, py: Python<'_>, exc: Option<PyErr>, result: bool) -> PyResult<Step> {
+        if self.marked {
+            let me = self.me(py);
+            self.core.restore_marker(me);
+        }
+        match exc {
+            Some(e) => Err(e),
+            None => Ok(Step::Return(result)),
         }
     }
 

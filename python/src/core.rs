@@ -397,6 +397,12 @@ impl Core {
         self.writer.load(Relaxed) || self.owner.load(Relaxed) != 0
     }
 
+    /// Whether some thread/task's write release is routed to its
+    /// downgraded read lock (so `marked` needs the caller's identity).
+    pub(crate) fn any_marker(&self) -> bool {
+        self.marker.load(Relaxed) != 0
+    }
+
     /// Whether `me` downgraded and still holds that read lock (its write
     /// release is routed to the read side).
     pub(crate) fn marked(&self, me: usize) -> bool {

@@ -465,6 +465,56 @@ def test_async_closed_wait_passes_notification():
     run(main())
 
 
+
+def test_async_wait_after_downgrade_keeps_write_release_routed():
+    async def main():
+        lock = A.AsyncRWLockFair()
+        cond = A.AsyncRWCondition(lock)
+
+        async def notifier():
+            async with cond.read:
+                cond.read.notify()
+
+        async with cond.write:
+            cond.write.downgrade()
+            t = asyncio.create_task(notifier())
+            assert await cond.read.wait() is True
+            assert lock.read.locked() and not lock.write.locked()
+            await t
+        # the block's write release went to the downgraded read
+        assert state(lock.read) == FREE
+
+    run(main())
+
+
+@pytest.mark.parametrize("contended", [False, True])
+def test_async_reentrant_writer_wait_takes_ownership_back(contended):
+    async def main():
+        lock = A.AsyncRWLockWriteReentrantWriter()
+        cond = A.AsyncRWCondition(lock)
+        box = {"go": False}
+
+        async def waiter():
+            async with cond.write:
+                await cond.write.wait_for(lambda: box["go"])
+                async with cond.write:  # still the owner: nests
+                    assert lock.write.locked()
+                return "done"
+
+        t = asyncio.create_task(waiter())
+        await async_wait_until(lambda: waiters(cond) == 1)
+        async with cond.write:
+            box["go"] = True
+            cond.write.notify()
+            if contended:  # the woken waiter queues for the write lock
+                await async_wait_queued(lock.write, qw=1)
+        assert await asyncio.wait_for(t, STALL) == "done"
+        assert state(lock.write) == FREE
+        with pytest.raises(RuntimeError, match="^Permission denied$"):
+            lock.write.release()
+
+    run(main())
+
 # ------------------------------------------------------- stdlib conditions
 
 
