@@ -121,29 +121,32 @@ pub(crate) type WakeList = smallvec::SmallVec<[Arc<Waiter>; 4]>;
 pub(crate) fn wake_all(mut list: WakeList) {
     // Unparking a thread is a system call of a few microseconds, so a large
     // batch (a read phase, a condvar broadcast) is split: the first thread
-    // of the batch takes half of the rest and wakes it once it runs, and so
-    // on, so the wake-ups proceed on several cores at once.
-    if list.len() > DELEGATE_ABOVE {
-        if let Some(i) = list.iter().position(|w| matches!(w.target, WakeTarget::Thread(..))) {
-            let helper = list.remove(i);
-            let rest: Vec<_> = list.drain(list.len() / 2..).collect();
-            let WakeTarget::Thread(_, slot) = &helper.target else { unreachable!() };
-            let undelivered = {
-                let mut slot = slot.lock();
-                match &mut *slot {
-                    Delegated::Open(batch) => {
-                        batch.extend(rest);
-                        None
-                    }
-                    // Already running (it saw its grant while spinning):
-                    // it will not look again, so wake them here.
-                    Delegated::Closed => Some(rest),
+    // of the batch takes half of the rest and wakes it once it runs, the
+    // next takes half of what remains, and so on, each splitting its share
+    // the same way; the wake-ups proceed on several cores at once and the
+    // last comes after a logarithmic number of steps, not a linear one.
+    while list.len() > DELEGATE_ABOVE {
+        let Some(i) = list.iter().position(|w| matches!(w.target, WakeTarget::Thread(..))) else {
+            break;
+        };
+        let helper = list.remove(i);
+        let rest: Vec<_> = list.drain(list.len() / 2..).collect();
+        let WakeTarget::Thread(_, slot) = &helper.target else { unreachable!() };
+        let undelivered = {
+            let mut slot = slot.lock();
+            match &mut *slot {
+                Delegated::Open(batch) => {
+                    batch.extend(rest);
+                    None
                 }
-            };
-            helper.wake();
-            if let Some(rest) = undelivered {
-                list.extend(rest);
+                // Already running (it saw its grant while spinning): it
+                // will not look again, so these stay with us.
+                Delegated::Closed => Some(rest),
             }
+        };
+        helper.wake();
+        if let Some(rest) = undelivered {
+            list.extend(rest);
         }
     }
     for w in list {
