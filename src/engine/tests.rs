@@ -92,3 +92,58 @@ fn reader_overflow_panics_and_leaves_lock_usable() {
     check::<ReaderPreferring>();
     check::<WriterPreferring>();
 }
+
+/// Many threads (more than this machine's cores) hammer one lock, so that
+/// waiters queue several deep and spin for their grants (unit tests let 8
+/// waiters spin, see `spinners`), some of them with deadlines: every
+/// acquisition is exclusive, every increment is counted, nothing is left
+/// queued, and no waiter is lost (the test would hang).
+#[test]
+fn deep_queue_spinners_hand_off_exactly() {
+    use std::sync::atomic::AtomicU64;
+    fn run<P: Policy>() {
+        const THREADS: u64 = 6;
+        const OPS: u64 = 2000;
+        let lock = RawRwLock::<P>::new();
+        let inside = AtomicU32::new(0);
+        let (count, timed_out) = (AtomicU64::new(0), AtomicU64::new(0));
+        let start = std::sync::Barrier::new(THREADS as usize);
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let (lock, inside, count, timed_out, start) = (&lock, &inside, &count, &timed_out, &start);
+                s.spawn(move || {
+                    start.wait();
+                    for i in 0..OPS {
+                        let held = if (t + i) % 3 == 0 {
+                            lock.try_lock_exclusive_for(Duration::from_micros(i % 50))
+                        } else {
+                            lock.lock_exclusive();
+                            true
+                        };
+                        if !held {
+                            timed_out.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        assert_eq!(inside.fetch_add(1, Ordering::Relaxed), 0, "two holders at once");
+                        count.fetch_add(1, Ordering::Relaxed);
+                        // A short critical section, so that the queue grows.
+                        for _ in 0..64 {
+                            core::hint::spin_loop();
+                        }
+                        inside.fetch_sub(1, Ordering::Relaxed);
+                        // SAFETY: held exclusively just above.
+                        unsafe { lock.unlock_exclusive() };
+                    }
+                });
+            }
+        });
+        let done = count.load(Ordering::Relaxed) + timed_out.load(Ordering::Relaxed);
+        assert_eq!(done, THREADS * OPS);
+        let snap = lock.state_snapshot();
+        assert_eq!((snap.readers, snap.writer, snap.queued_readers, snap.queued_writers), (0, false, 0, 0));
+        assert!(lock.try_lock_exclusive(), "lock not free at the end");
+    }
+    run::<Exclusive>();
+    run::<PhaseFair>();
+    run::<WriterPreferring>();
+}
