@@ -542,6 +542,23 @@ impl WaitMachine {
         *self.me.get_or_insert_with(|| task_token(py))
     }
 
+    /// The task's identity where the lock's bookkeeping needs it for
+    /// `kind`, 0 (unused) otherwise.
+    fn me_if_needed(&mut self, py: Python<'_>) -> usize {
+        if self.core.needs_identity(self.kind) {
+            self.me(py)
+        } else {
+            0
+        }
+    }
+
+    /// The task's identity as `Core` asks for it: only on the paths that
+    /// need it, and computed then if not known yet.
+    fn who<'py>(&self, py: Python<'py>) -> impl Fn() -> usize + 'py {
+        let known = self.me;
+        move || known.unwrap_or_else(|| task_token(py))
+    }
+
     fn step(&mut self, py: Python<'_>) -> PyResult<Step> {
         match std::mem::replace(&mut self.st, WState::Done) {
             WState::Start => {
@@ -562,8 +579,7 @@ impl WaitMachine {
                 let (waker, fut) = AsyncWake::create_on(&lp)?;
                 // Register first, then release: a notify in between finds us.
                 let mut wait = self.cond.register(core_id(&self.core), &waker);
-                let known = self.me;
-                if let Err(e) = self.core.release(self.kind, &|| known.unwrap_or_else(|| task_token(py))) {
+                if let Err(e) = self.core.release(self.kind, &self.who(py)) {
                     if self.cond.cancel(&mut wait) {
                         self.cond.notify(1);
                     }
@@ -608,9 +624,8 @@ impl WaitMachine {
         let mut acq = match acq {
             Some(acq) => acq,
             None => {
-                let me = if self.core.needs_identity(self.kind) { self.me(py) } else { 0 };
-                let known = self.me;
-                match self.core.try_acquire(self.kind, me, &|| known.unwrap_or_else(|| task_token(py))) {
+                let me = self.me_if_needed(py);
+                match self.core.try_acquire(self.kind, me, &self.who(py)) {
                     Ok(true) => return self.reacquired(py, exc, result),
                     Ok(false) => {}
                     Err(e) => return Err(exc.unwrap_or(e)),
@@ -622,9 +637,8 @@ impl WaitMachine {
         let lp = self.loop_.as_ref().map(|l| l.bind(py));
         match poll_task(py, lp, woken, |cx| engine.poll(&mut acq, cx)) {
             Ok(None) => {
-                let me = if self.core.needs_identity(self.kind) { self.me(py) } else { 0 };
-                let known = self.me;
-                self.core.granted(self.kind, me, &|| known.unwrap_or_else(|| task_token(py)));
+                let me = self.me_if_needed(py);
+                self.core.granted(self.kind, me, &self.who(py));
                 self.reacquired(py, exc, result)
             }
             Ok(Some(fut)) => {
