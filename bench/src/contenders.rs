@@ -16,6 +16,26 @@
 //! list; the four lists share [`ContenderInfo`], [`Family`] and
 //! [`Baseline`].
 
+/// Defines `$name() -> Vec<ContenderInfo>`: every contender of one family
+/// (its visitor trait, contender trait and `visit_all` function), in
+/// registry order.
+macro_rules! infos_fn {
+    ($(#[$m:meta])* $name:ident, $Visit:ident, $Contender:ident, $visit_all:ident) => {
+        $(#[$m])*
+        pub fn $name() -> Vec<ContenderInfo> {
+            struct Collect(Vec<ContenderInfo>);
+            impl $Visit for Collect {
+                fn visit<C: $Contender>(&mut self) {
+                    self.0.push(C::INFO);
+                }
+            }
+            let mut c = Collect(Vec::new());
+            $visit_all(&mut c);
+            c.0
+        }
+    };
+}
+
 mod asynchronous;
 mod condvars;
 
@@ -130,18 +150,10 @@ pub fn visit_all(v: &mut impl Visit) {
     v.visit::<parking_lot::Mutex<u64>>();
 }
 
-/// Every contender's description, in registry order.
-pub fn all_infos() -> Vec<ContenderInfo> {
-    struct Collect(Vec<ContenderInfo>);
-    impl Visit for Collect {
-        fn visit<C: Contender>(&mut self) {
-            self.0.push(C::INFO);
-        }
-    }
-    let mut c = Collect(Vec::new());
-    visit_all(&mut c);
-    c.0
-}
+infos_fn!(
+    /// Every contender's description, in registry order.
+    all_infos, Visit, Contender, visit_all
+);
 
 /// A baseline a scenario's ratios compare with: its label (a table column
 /// `vs <label>`, a key of [`Row::ratios`](crate::harness::Row)) and the

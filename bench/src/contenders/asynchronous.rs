@@ -87,18 +87,10 @@ pub fn visit_all_async(v: &mut impl AsyncVisit) {
     v.visit::<async_lock::Mutex<u64>>();
 }
 
-/// Every async contender's description, in registry order.
-pub fn all_async_infos() -> Vec<ContenderInfo> {
-    struct Collect(Vec<ContenderInfo>);
-    impl AsyncVisit for Collect {
-        fn visit<C: AsyncContender>(&mut self) {
-            self.0.push(C::INFO);
-        }
-    }
-    let mut c = Collect(Vec::new());
-    visit_all_async(&mut c);
-    c.0
-}
+infos_fn!(
+    /// Every async contender's description, in registry order.
+    all_async_infos, AsyncVisit, AsyncContender, visit_all_async
+);
 
 // ---------------------------------------------------------------------------
 // rwlocker

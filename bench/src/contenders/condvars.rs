@@ -77,18 +77,10 @@ pub fn visit_all_condvars(v: &mut impl CondvarVisit) {
     v.visit::<PlCv>();
 }
 
-/// Every blocking condvar contender's description, in registry order.
-pub fn all_condvar_infos() -> Vec<ContenderInfo> {
-    struct Collect(Vec<ContenderInfo>);
-    impl CondvarVisit for Collect {
-        fn visit<C: CondvarContender>(&mut self) {
-            self.0.push(C::INFO);
-        }
-    }
-    let mut c = Collect(Vec::new());
-    visit_all_condvars(&mut c);
-    c.0
-}
+infos_fn!(
+    /// Every blocking condvar contender's description, in registry order.
+    all_condvar_infos, CondvarVisit, CondvarContender, visit_all_condvars
+);
 
 /// rwlocker `RwCondvar` + `RwLock<u64, P>`.
 pub struct RwCv<P: Policy> {
@@ -354,18 +346,10 @@ pub fn visit_all_async_condvars(v: &mut impl AsyncCondvarVisit) {
     v.visit::<TokioMutexNotify>();
 }
 
-/// Every async condvar contender's description, in registry order.
-pub fn all_async_condvar_infos() -> Vec<ContenderInfo> {
-    struct Collect(Vec<ContenderInfo>);
-    impl AsyncCondvarVisit for Collect {
-        fn visit<C: AsyncCondvarContender>(&mut self) {
-            self.0.push(C::INFO);
-        }
-    }
-    let mut c = Collect(Vec::new());
-    visit_all_async_condvars(&mut c);
-    c.0
-}
+infos_fn!(
+    /// Every async condvar contender's description, in registry order.
+    all_async_condvar_infos, AsyncCondvarVisit, AsyncCondvarContender, visit_all_async_condvars
+);
 
 /// rwlocker `AsyncRwCondvar` + `AsyncRwLock<u64, P>`.
 pub struct AsyncRwCv<P: Policy> {
