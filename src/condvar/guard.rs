@@ -20,6 +20,9 @@ use crate::policy::Policy;
 pub trait WaitLock: Sync {
     /// Re-queues notified waiters as arrivals; returns those admitted now.
     fn requeue(&self, waiters: &mut dyn Iterator<Item = Arc<Waiter>>) -> WakeList;
+    /// Blocks until `waiter`, re-queued by [`requeue`](Self::requeue), is
+    /// granted the lock.
+    fn wait_requeued(&self, waiter: &Arc<Waiter>);
     /// Takes the lock in `kind` mode, blocking.
     fn lock_kind(&self, kind: Kind);
     /// Releases the lock held in `kind` mode.
@@ -32,6 +35,9 @@ pub trait WaitLock: Sync {
 impl<P: Policy> WaitLock for RawRwLock<P> {
     fn requeue(&self, waiters: &mut dyn Iterator<Item = Arc<Waiter>>) -> WakeList {
         RawRwLock::requeue(self, waiters)
+    }
+    fn wait_requeued(&self, waiter: &Arc<Waiter>) {
+        RawRwLock::wait_requeued(self, waiter)
     }
     fn lock_kind(&self, kind: Kind) {
         match kind {

@@ -214,8 +214,17 @@ impl RwCondvar {
         unsafe { lock.unlock_kind(kind) };
 
         let mut timed_out = false;
-        let mut deadline = deadline;
-        while !waiter.take_grant() {
+        loop {
+            if waiter.take_grant() {
+                break;
+            }
+            if waiter.state() == NOTIFIED {
+                // On the lock's queue now (the lock is on its way, whatever
+                // the deadline): wait for the grant as the lock's waiters do.
+                lock.wait_requeued(&waiter);
+                break;
+            }
+            waiter.set_asleep();
             match deadline {
                 None => park(),
                 Some(d) => {
@@ -235,8 +244,6 @@ impl RwCondvar {
                         lock.lock_kind(kind);
                         break;
                     }
-                    // Notified before the deadline: the lock is on its way.
-                    deadline = None;
                 }
             }
         }

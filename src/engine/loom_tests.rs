@@ -108,6 +108,25 @@ fn two_writers<P: Policy>() {
     });
 }
 
+/// Two writers queue behind a held lock; its release grants the first and
+/// wakes the second ahead of its grant (when it is parked by then): that
+/// early wake-up must neither let it in early nor lose its real grant.
+fn release_with_two_queued_writers<P: Policy>() {
+    model(2, || {
+        let s = Shared::<P>::new();
+        // Held before anyone arrives (the main thread never waits, see `actor`).
+        s.lock.lock_exclusive();
+        let a = actor(&s, |s| s.increment());
+        let b = actor(&s, |s| s.increment());
+        // SAFETY: the write lock taken above.
+        unsafe { s.lock.unlock_exclusive() };
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(s.read(), 2);
+        s.assert_idle();
+    });
+}
+
 /// One writer and two readers: readers see 0 or 1, never a torn or
 /// unordered value; the final value is 1.
 fn writer_and_two_readers<P: Policy>() {
@@ -222,6 +241,9 @@ loom_per_policy! {
         loom_two_writers_writer_preferring: WriterPreferring,
         loom_two_writers_phase_fair: PhaseFair,
         loom_two_writers_exclusive: Exclusive;
+    release_with_two_queued_writers =>
+        loom_release_with_two_queued_writers_writer_preferring: WriterPreferring,
+        loom_release_with_two_queued_writers_exclusive: Exclusive;
     writer_and_two_readers =>
         loom_writer_and_two_readers_reader_preferring: ReaderPreferring,
         loom_writer_and_two_readers_writer_preferring: WriterPreferring,

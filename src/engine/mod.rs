@@ -83,6 +83,14 @@ const SPIN_PER_AHEAD: Duration = Duration::from_micros(20);
 /// running), and spinning would only burn a core.
 #[cfg(not(loom))]
 const SPIN_IDLE: Duration = Duration::from_micros(20);
+/// How many parked waiters near the front one transition wakes ahead of
+/// their grant (see [`RawRwLock::prewake`]).
+const PREWAKE_PER_GRANT: usize = 2;
+/// The spin budget of a waiter woken ahead of its grant: that of an
+/// arrival at the back of the awake window.
+fn prewoken_ahead() -> usize {
+    spinners() - 1
+}
 /// Spin-loop hints between two looks at the clock.
 #[cfg(not(loom))]
 const SPIN_CHUNK: u32 = 16;
@@ -552,12 +560,15 @@ impl<P: Policy> RawRwLock<P> {
         waiter.take_grant()
     }
 
-    /// Parks until `waiter` is granted, or gives up at `deadline`.
+    /// Parks until `waiter` is granted, or gives up at `deadline`. Woken
+    /// ahead of its grant (it reached the front; see [`prewake`](Self::prewake)),
+    /// it waits awake as a waiter near the front does on arrival.
     fn wait_granted(&self, waiter: &Arc<Waiter>, deadline: Option<Instant>) -> bool {
         loop {
             if waiter.take_grant() {
                 return true;
             }
+            waiter.set_asleep();
             match deadline {
                 None => park(),
                 Some(d) => {
@@ -571,6 +582,43 @@ impl<P: Policy> RawRwLock<P> {
                     }
                     park_timeout(d - now);
                 }
+            }
+            if waiter.is_awake() && self.spin_granted(waiter, prewoken_ahead(), deadline) {
+                return true;
+            }
+        }
+    }
+
+    /// Blocks until a waiter that a condition variable re-queued here is
+    /// granted; the waiter has just woken (ahead of its grant, if
+    /// [`prewake`](Self::prewake) woke it).
+    pub(crate) fn wait_requeued(&self, waiter: &Arc<Waiter>) {
+        if !(waiter.is_awake() && self.spin_granted(waiter, prewoken_ahead(), None)) {
+            self.wait_granted(waiter, None);
+        }
+    }
+
+    /// Wakes parked thread waiters near the front of the queue ahead of
+    /// their grant, so that they are running when it comes. Queue lock held;
+    /// adds them to `wake` (after the granted waiters).
+    ///
+    /// A waiter that arrives near the front waits for its grant awake (see
+    /// [`spin_granted`](RawRwLock::spin_granted)); one that parked earlier
+    /// (further back, or re-queued by a condition variable) would otherwise
+    /// be woken only by its grant, so that every hand-off to it waited a
+    /// whole wake-up while the lock sat idle. Each transition wakes at most
+    /// [`PREWAKE_PER_GRANT`] of them: more than the one that each grant
+    /// takes off the front, so the awake window refills, and few enough
+    /// that the releaser's cost stays small.
+    fn prewake(q: &Queue, wake: &mut WakeList) {
+        let mut budget = PREWAKE_PER_GRANT;
+        for w in q.front(spinners()) {
+            if budget == 0 {
+                break;
+            }
+            if w.claim_prewake() {
+                wake.push(w.clone());
+                budget -= 1;
             }
         }
     }
@@ -686,6 +734,7 @@ impl<P: Policy> RawRwLock<P> {
                     // load and a store suffice (no locked instruction).
                     #[cfg(not(loom))]
                     self.handoffs.store(self.handoffs.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+                    Self::prewake(q, &mut wake);
                     return wake;
                 }
                 Err(e) => s = e,

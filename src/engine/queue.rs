@@ -22,6 +22,11 @@ impl Queue {
         self.waiters.len()
     }
 
+    /// The `n` oldest waiters.
+    pub(crate) fn front(&self, n: usize) -> impl Iterator<Item = &Arc<Waiter>> {
+        self.waiters.iter().take(n)
+    }
+
     pub(crate) fn push(&mut self, w: Arc<Waiter>) {
         match w.kind {
             Kind::Read => self.readers += 1,

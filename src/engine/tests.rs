@@ -147,3 +147,67 @@ fn deep_queue_spinners_hand_off_exactly() {
     run::<PhaseFair>();
     run::<WriterPreferring>();
 }
+
+/// A release grants the front waiter and wakes the next parked waiters
+/// (at most `PREWAKE_PER_GRANT`) ahead of their grants, once each: the wake
+/// list of the transition names exactly them, and a waiter already woken
+/// is not woken again.
+#[test]
+fn release_wakes_parked_waiters_near_the_front() {
+    use std::sync::atomic::AtomicBool;
+    use std::time::Instant;
+    const WAITERS: usize = 4;
+    let lock = RawRwLock::<Exclusive>::new();
+    lock.lock_exclusive();
+    let gate = AtomicBool::new(false);
+    // (Checked after the scope: a failed check inside it would leave the
+    // waiters blocked and the test hanging instead of failing.)
+    let (queued, woken, woken_again) = std::thread::scope(|s| {
+        for _ in 0..WAITERS {
+            let (lock, gate) = (&lock, &gate);
+            s.spawn(move || {
+                lock.lock_exclusive();
+                while !gate.load(Ordering::Acquire) {
+                    std::thread::yield_now();
+                }
+                // SAFETY: taken just above.
+                unsafe { lock.unlock_exclusive() };
+            });
+        }
+        // Wait until all are queued and parked (their spins are bounded).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let queued: Option<Vec<Arc<Waiter>>> = loop {
+            let parked = lock.with_queue(|q| {
+                (q.len() == WAITERS && q.front(WAITERS).all(|w| !w.is_awake()))
+                    .then(|| q.front(WAITERS).cloned().collect())
+            });
+            if parked.is_some() || Instant::now() >= deadline {
+                break parked;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        // The release, done by hand to see whom it wakes.
+        let wake = lock.with_queue(|q| lock.transition(q, WRITER, 0, Cause::WriterReleased));
+        let woken: Vec<(Arc<Waiter>, bool, bool)> =
+            wake.iter().map(|w| (w.clone(), w.is_granted(), w.is_awake())).collect();
+        // Nothing new to wake while the new holder keeps the lock, but the
+        // waiter beyond the budget.
+        let mut again = WakeList::new();
+        lock.with_queue(|q| RawRwLock::<Exclusive>::prewake(q, &mut again));
+        waiter::wake_all(wake);
+        waiter::wake_all(again.clone());
+        gate.store(true, Ordering::Release);
+        (queued, woken, again)
+    });
+    let queued = queued.expect("the waiters did not queue and park");
+    assert_eq!(woken.len(), 1 + PREWAKE_PER_GRANT, "one grant and the early wake-ups");
+    for (i, (w, granted, awake)) in woken.iter().enumerate() {
+        assert!(Arc::ptr_eq(w, &queued[i]), "wake-up {i} is not the waiter at position {i}");
+        assert_eq!(*granted, i == 0, "only the front waiter is granted");
+        assert!(i == 0 || *awake, "an early wake-up is not marked awake");
+    }
+    assert_eq!(woken_again.len(), 1);
+    assert!(Arc::ptr_eq(&woken_again[0], &queued[WAITERS - 1]), "a waiter was woken twice");
+    assert!(!lock.is_locked());
+    assert_eq!(lock.state_snapshot().queued_writers, 0);
+}

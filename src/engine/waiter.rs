@@ -3,7 +3,7 @@
 
 use core::task::Waker;
 
-use crate::loom::{Arc, AtomicU8, Mutex, Ordering, Thread};
+use crate::loom::{Arc, AtomicBool, AtomicU8, Mutex, Ordering, Thread};
 
 /// What a waiter asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +41,12 @@ pub(crate) enum Delegated {
 
 pub(crate) struct Waiter {
     state: AtomicU8,
+    /// False while the party is parked (or about to park) without a
+    /// wake-up on its way. A lock sets it when it wakes a queued thread
+    /// ahead of its grant (see `RawRwLock::prewake`). Only a hint: a stale
+    /// value costs one needless or one missed early wake-up, never a lost
+    /// grant (a grant always wakes its waiter).
+    awake: AtomicBool,
     pub(crate) kind: Kind,
     target: WakeTarget,
 }
@@ -50,6 +56,7 @@ impl Waiter {
     pub(crate) fn thread(kind: Kind, state: u8) -> Arc<Waiter> {
         Arc::new(Waiter {
             state: AtomicU8::new(state),
+            awake: AtomicBool::new(true),
             kind,
             target: WakeTarget::Thread(crate::loom::current(), Mutex::new(Delegated::Open(Vec::new()))),
         })
@@ -59,6 +66,9 @@ impl Waiter {
     pub(crate) fn task(kind: Kind, state: u8, waker: &Waker) -> Arc<Waiter> {
         Arc::new(Waiter {
             state: AtomicU8::new(state),
+            // Never cleared: a task is woken by its grant alone (an early
+            // poll would only return `Pending`).
+            awake: AtomicBool::new(true),
             kind,
             target: WakeTarget::Task(Mutex::new(Some(waker.clone()))),
         })
@@ -81,6 +91,27 @@ impl Waiter {
     #[inline]
     pub(crate) fn set_state(&self, state: u8) {
         self.state.store(state, Ordering::Release);
+    }
+
+    /// A thread waiter announces that it is about to park.
+    #[inline]
+    pub(crate) fn set_asleep(&self) {
+        self.awake.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the party was woken ahead of its grant since it last called
+    /// [`set_asleep`](Self::set_asleep) (or never parked).
+    #[inline]
+    pub(crate) fn is_awake(&self) -> bool {
+        self.awake.load(Ordering::Relaxed)
+    }
+
+    /// Marks a parked thread waiter as woken; true if the caller must now
+    /// wake it (it was asleep). Queue lock held.
+    #[inline]
+    pub(crate) fn claim_prewake(&self) -> bool {
+        // Look before writing: the line is the one its owner spins on.
+        !self.awake.load(Ordering::Relaxed) && !self.awake.swap(true, Ordering::Relaxed)
     }
 
     /// Records the waker of the latest poll. Call before checking the state,
@@ -126,7 +157,9 @@ pub(crate) fn wake_all(mut list: WakeList) {
     // the same way; the wake-ups proceed on several cores at once and the
     // last comes after a logarithmic number of steps, not a linear one.
     while list.len() > DELEGATE_ABOVE {
-        let Some(i) = list.iter().position(|w| matches!(w.target, WakeTarget::Thread(..))) else {
+        // Only a granted thread runs its delegated batch at once (a thread
+        // woken ahead of its grant keeps waiting; see `RawRwLock::prewake`).
+        let Some(i) = list.iter().position(|w| matches!(w.target, WakeTarget::Thread(..)) && w.is_granted()) else {
             break;
         };
         let helper = list.remove(i);
