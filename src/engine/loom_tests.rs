@@ -187,7 +187,15 @@ fn timed_out_writer_races_release<P: Policy>() {
         s.lock.lock_shared();
         let writer = actor(&s, |s| {
             let w = Waiter::thread(Kind::Write, WAITING);
-            let held = s.lock.arrive(&w) || s.lock.abandon(&w);
+            let held = s.lock.arrive(&w) || {
+                // Granted before giving up: do the wake-ups handed to it,
+                // as every granted thread must (see `take_grant`).
+                let granted = s.lock.abandon(&w);
+                if granted {
+                    w.help_wake();
+                }
+                granted
+            };
             if held {
                 s.bump();
                 // SAFETY: granted (at once or before giving up).
