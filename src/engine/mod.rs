@@ -34,6 +34,8 @@
 //! the queue and the policy (`plan`, the table of SPEC §2 as a pure
 //! function), and wakes the chosen waiters after the queue lock is released.
 
+#[cfg(not(loom))]
+mod cpus;
 mod queue;
 pub(crate) mod waiter;
 
@@ -102,14 +104,7 @@ const LOOM_SPIN_LOOKS: u32 = 10;
 /// once): one per core but one, since the holder needs a core to release.
 #[cfg(not(any(loom, test)))]
 fn spinners() -> usize {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static CPUS: AtomicUsize = AtomicUsize::new(0);
-    let mut n = CPUS.load(Ordering::Relaxed);
-    if n == 0 {
-        n = std::thread::available_parallelism().map_or(1, |n| n.get());
-        CPUS.store(n, Ordering::Relaxed);
-    }
-    n.max(2) - 1
+    cpus::cpus().max(2) - 1
 }
 /// In unit tests, as on a machine with 9 cores, so that the spins of
 /// waiters further back run on the 2-core test machine too.
@@ -681,7 +676,7 @@ impl<P: Policy> RawRwLock<P> {
 
     /// A waiter gives up (timeout, dropped future). Returns true if it had
     /// already been granted the lock: the caller then holds it and must
-    /// keep or release it. Otherwise it leaves the queue, and whoever its
+    /// keep or release it (a thread waiter must also call `help_wake`). Otherwise it leaves the queue, and whoever its
     /// departure makes admissible is admitted now.
     pub(crate) fn abandon(&self, waiter: &Arc<Waiter>) -> bool {
         let (granted, wake) = self.with_queue(|q| {
