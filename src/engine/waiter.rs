@@ -3,7 +3,7 @@
 
 use core::task::Waker;
 
-use crate::loom::{Arc, AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, Thread};
+use crate::loom::{Arc, AtomicBool, AtomicU8, Mutex, Ordering, Thread};
 
 /// What a waiter asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,18 +23,18 @@ pub(crate) const NOTIFIED: u8 = 3;
 
 /// How to wake the party behind a waiter.
 pub(crate) enum WakeTarget {
-    /// A parked thread. Once granted, it also helps with whatever batch of
-    /// wake-ups was handed to it (see [`wake_all`]).
+    /// A parked thread. Once granted, it also wakes whatever batch of other
+    /// granted waiters was delegated to it (see [`wake_all`]).
     Thread(Thread, Mutex<Delegated>),
     /// The latest waker a poll registered. Replaced and taken under the
     /// mutex, but called and dropped only after the mutex is released.
     Task(Mutex<Option<Waker>>),
 }
 
-/// Wake-ups handed to a granted thread waiter, to help with when it runs.
+/// Wake-ups handed to a granted thread waiter, to be done when it runs.
 pub(crate) enum Delegated {
     /// Not yet running: a waker may leave a batch here.
-    Open(Option<Arc<WakePool>>),
+    Open(Vec<Arc<Waiter>>),
     /// Running: it has taken (or never had) a batch; wakers must do their own.
     Closed,
 }
@@ -58,7 +58,7 @@ impl Waiter {
             state: AtomicU8::new(state),
             awake: AtomicBool::new(true),
             kind,
-            target: WakeTarget::Thread(crate::loom::current(), Mutex::new(Delegated::Open(None))),
+            target: WakeTarget::Thread(crate::loom::current(), Mutex::new(Delegated::Open(Vec::new()))),
         })
     }
 
@@ -149,52 +149,45 @@ impl Waiter {
 pub(crate) type WakeList = smallvec::SmallVec<[Arc<Waiter>; 4]>;
 
 /// Wakes every waiter of `list`; call with no internal lock held.
-pub(crate) fn wake_all(list: WakeList) {
-    if list.len() <= DELEGATE_ABOVE {
-        for w in list {
-            w.wake();
-        }
-    } else {
-        WakePool::drain(&Arc::new(WakePool { waiters: list.into_vec(), next: AtomicUsize::new(0) }));
-    }
-}
-
-/// A large batch of wake-ups (a read phase, a condition-variable
-/// broadcast), shared by every thread that runs while some are left.
-///
-/// Unparking a thread is a system call of a few microseconds, and a woken
-/// thread takes much longer than that to run (tens of microseconds when
-/// its core was idle, on a virtual machine). One thread waking the batch
-/// alone would make one system call after another; a fixed split (half to
-/// the first woken thread, and so on) leaves the waker idle once its share
-/// is done, while the helpers are still waking up. Here every granted
-/// thread that is woken is handed the pool and, once running, takes
-/// waiters from it too, as does the waker until the pool is empty: the
-/// number of threads doing wake-ups keeps growing, and nobody waits for a
-/// share that a slower helper holds.
-pub(crate) struct WakePool {
-    waiters: Vec<Arc<Waiter>>,
-    /// The next waiter nobody has taken yet.
-    next: AtomicUsize,
-}
-
-impl WakePool {
-    /// Takes and wakes waiters of `pool` until none is left.
-    fn drain(pool: &Arc<WakePool>) {
-        loop {
-            // Relaxed: the index only divides the work; the waiters were
-            // published with the pool (by the `Arc` or the slot's mutex).
-            let i = pool.next.fetch_add(1, Ordering::Relaxed);
-            let Some(w) = pool.waiters.get(i) else { return };
-            if i + 1 < pool.waiters.len() {
-                w.offer(pool);
+pub(crate) fn wake_all(mut list: WakeList) {
+    // Unparking a thread is a system call of a few microseconds, so a large
+    // batch (a read phase, a condvar broadcast) is split: the first thread
+    // of the batch takes half of the rest and wakes it once it runs, the
+    // next takes half of what remains, and so on, each splitting its share
+    // the same way; the wake-ups proceed on several cores at once and the
+    // last comes after a logarithmic number of steps, not a linear one.
+    while list.len() > DELEGATE_ABOVE {
+        // Only a granted thread runs its delegated batch at once (a thread
+        // woken ahead of its grant keeps waiting; see `RawRwLock::prewake`).
+        let Some(i) = list.iter().position(|w| matches!(w.target, WakeTarget::Thread(..)) && w.is_granted()) else {
+            break;
+        };
+        let helper = list.remove(i);
+        let rest: Vec<_> = list.drain(list.len() / 2..).collect();
+        let WakeTarget::Thread(_, slot) = &helper.target else { unreachable!() };
+        let undelivered = {
+            let mut slot = slot.lock();
+            match &mut *slot {
+                Delegated::Open(batch) => {
+                    batch.extend(rest);
+                    None
+                }
+                // Already running (it saw its grant while spinning): it
+                // will not look again, so these stay with us.
+                Delegated::Closed => Some(rest),
             }
-            w.wake();
+        };
+        helper.wake();
+        if let Some(rest) = undelivered {
+            list.extend(rest);
         }
+    }
+    for w in list {
+        w.wake();
     }
 }
 
-/// Batches larger than this are woken through a [`WakePool`].
+/// Batches larger than this are woken by more than one thread.
 #[cfg(not(loom))]
 const DELEGATE_ABOVE: usize = 8;
 /// Under loom, delegate from two waiters on, so the models explore it.
@@ -213,30 +206,14 @@ impl Waiter {
         true
     }
 
-    /// Closes the delegation slot and helps with the batch left in it, if
-    /// any.
+    /// Closes the delegation slot and wakes the batch left in it, if any.
     pub(crate) fn help_wake(&self) {
         if let WakeTarget::Thread(_, slot) = &self.target {
-            let pool = match core::mem::replace(&mut *slot.lock(), Delegated::Closed) {
-                Delegated::Open(pool) => pool,
+            let batch = match core::mem::replace(&mut *slot.lock(), Delegated::Closed) {
+                Delegated::Open(batch) => batch,
                 Delegated::Closed => return,
             };
-            if let Some(pool) = pool {
-                WakePool::drain(&pool);
-            }
-        }
-    }
-
-    /// Hands `pool` to this waiter, about to be woken, if it is a granted
-    /// thread that has not looked at its slot yet (a thread woken ahead of
-    /// its grant, a task, or a thread already running would not help).
-    fn offer(&self, pool: &Arc<WakePool>) {
-        if let WakeTarget::Thread(_, slot) = &self.target {
-            if self.is_granted() {
-                if let Delegated::Open(mine @ None) = &mut *slot.lock() {
-                    *mine = Some(pool.clone());
-                }
-            }
+            wake_all(batch.into_iter().collect());
         }
     }
 }
