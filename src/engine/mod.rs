@@ -676,8 +676,9 @@ impl<P: Policy> RawRwLock<P> {
 
     /// A waiter gives up (timeout, dropped future). Returns true if it had
     /// already been granted the lock: the caller then holds it and must
-    /// keep or release it (a thread waiter must also call `help_wake`). Otherwise it leaves the queue, and whoever its
-    /// departure makes admissible is admitted now.
+    /// keep or release it (a thread waiter must also call `help_wake`).
+    /// Otherwise it leaves the queue, and whoever its departure makes
+    /// admissible is admitted now.
     pub(crate) fn abandon(&self, waiter: &Arc<Waiter>) -> bool {
         let (granted, wake) = self.with_queue(|q| {
             if waiter.is_granted() {
