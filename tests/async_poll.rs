@@ -105,6 +105,16 @@ impl<F: Future> Task<F> {
     }
 }
 
+/// `first` is granted while `second` still waits; once `first` releases,
+/// `second` is granted (and releases in turn).
+#[track_caller]
+fn in_order<A: Future, B: Future>(first: &mut Task<A>, second: &mut Task<B>) {
+    let g = first.granted();
+    second.waiting();
+    drop(g);
+    drop(second.granted());
+}
+
 fn st(readers: u32, writer: bool, queued_readers: usize, queued_writers: usize) -> StateSnapshot {
     StateSnapshot { readers, writer, queued_readers, queued_writers }
 }
@@ -282,10 +292,7 @@ fn writer_release_with_both_kinds_waiting<P: Policy>() {
             w1.waiting();
             drop(g4);
             // The last reader admits the oldest writer only.
-            let g = w1.granted();
-            w2.waiting();
-            drop(g);
-            drop(w2.granted());
+            in_order(&mut w1, &mut w2);
         }
         WP => {
             // The oldest writer; readers wait while any writer waits.
@@ -347,10 +354,7 @@ fn writer_release_with_both_kinds_waiting<P: Policy>() {
             w2.waiting();
             r3.waiting();
             drop(g);
-            let g = w2.granted();
-            r3.waiting();
-            drop(g);
-            drop(r3.granted());
+            in_order(&mut w2, &mut r3);
         }
     }
     assert_free(&lock);
@@ -391,16 +395,10 @@ fn last_reader_release_admits_oldest_writer<P: Policy>() {
         // Writer releases with both waiting: WP the writer, EX the oldest
         // (W2), PF the reader.
         WP | EX => {
-            let g = w2.granted();
-            r3.waiting();
-            drop(g);
-            drop(r3.granted());
+            in_order(&mut w2, &mut r3);
         }
         PF => {
-            let g = r3.granted();
-            w2.waiting();
-            drop(g);
-            drop(w2.granted());
+            in_order(&mut r3, &mut w2);
         }
         RP => drop(w2.granted()),
     }
@@ -495,16 +493,10 @@ fn unpolled_future_is_not_queued<P: Policy>() {
     drop(g1);
     if matches!(P::KIND, RP | PF) {
         // A writer's release with both kinds waiting: the reader first.
-        let g = early_r.granted();
-        early_w.waiting();
-        drop(g);
-        drop(early_w.granted());
+        in_order(&mut early_r, &mut early_w);
     } else {
         // WP: the writer first; EX: FIFO, and the writer arrived first.
-        let g = early_w.granted();
-        early_r.waiting();
-        drop(g);
-        drop(early_r.granted());
+        in_order(&mut early_w, &mut early_r);
     }
     // Created and dropped unpolled: no effect at all.
     let w2 = lock.try_write().unwrap();
@@ -568,10 +560,7 @@ fn downgrade_admits_readers_per_policy<P: Policy>() {
             let g = r1.granted();
             w2.waiting();
             drop(g);
-            let g = w2.granted();
-            r2.waiting();
-            drop(g);
-            drop(r2.granted());
+            in_order(&mut w2, &mut r2);
         }
     }
     assert_free(&lock);
@@ -630,15 +619,9 @@ fn owned_downgrade_admits_readers_per_policy<P: Policy>() {
         drop(d);
         // WP: the waiting writer; EX: FIFO, and R1 came first.
         if P::KIND == WP {
-            let g = w2.granted();
-            r1.waiting();
-            drop(g);
-            drop(r1.granted());
+            in_order(&mut w2, &mut r1);
         } else {
-            let g = r1.granted();
-            w2.waiting();
-            drop(g);
-            drop(w2.granted());
+            in_order(&mut r1, &mut w2);
         }
     }
     assert_eq!(Arc::strong_count(&lock), 1, "owned guards and futures give their Arc back");
@@ -669,16 +652,10 @@ fn drop_before_grant_leaves_no_trace<P: Policy>() {
     match P::KIND {
         // The writer: WP. The reader: RP and PF (read phase) and EX (FIFO).
         WP => {
-            let g = w2.granted();
-            r1.waiting();
-            drop(g);
-            drop(r1.granted());
+            in_order(&mut w2, &mut r1);
         }
         _ => {
-            let g = r1.granted();
-            w2.waiting();
-            drop(g);
-            drop(w2.granted());
+            in_order(&mut r1, &mut w2);
         }
     }
     assert_free(&lock);
@@ -768,24 +745,15 @@ fn drop_granted_writer_starts_read_phase<P: Policy>() {
     match P::KIND {
         PF => {
             check(&lock, st(1, false, 0, 1));
-            let g = r1.granted();
-            w2.waiting();
-            drop(g);
-            drop(w2.granted());
+            in_order(&mut r1, &mut w2);
         }
         WP => {
             check(&lock, st(0, true, 1, 0));
-            let g = w2.granted();
-            r1.waiting();
-            drop(g);
-            drop(r1.granted());
+            in_order(&mut w2, &mut r1);
         }
         EX => {
             // FIFO: R1 arrived before W2.
-            let g = r1.granted();
-            w2.waiting();
-            drop(g);
-            drop(w2.granted());
+            in_order(&mut r1, &mut w2);
         }
         RP => drop(w2.granted()),
     }
@@ -826,10 +794,7 @@ fn drop_queued_writer_admits_readers_behind_it<P: Policy>() {
             r2.waiting();
             check(&lock, st(0, true, 2, 0));
             drop(r0);
-            let g = r1.granted();
-            r2.waiting();
-            drop(g);
-            drop(r2.granted());
+            in_order(&mut r1, &mut r2);
         }
     }
     assert_free(&lock);
@@ -848,10 +813,7 @@ fn drop_queued_writer_admits_readers_behind_it<P: Policy>() {
         w2.waiting();
         check(&lock, st(1, false, 1, 1));
         drop(r0);
-        let g = w2.granted();
-        r1.waiting();
-        drop(g);
-        drop(r1.granted());
+        in_order(&mut w2, &mut r1);
         assert_free(&lock);
     }
 }
