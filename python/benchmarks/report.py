@@ -279,6 +279,46 @@ class Check:
         self.reads = 0
 
 
+def time_threads(reader, writer, readers, writers, start):
+    """Starts `readers` + `writers` threads, releases them together through
+    the event `start`, and returns the seconds until all have finished
+    (with the garbage collector off while they run)."""
+    threads = [threading.Thread(target=reader) for _ in range(readers)]
+    threads += [threading.Thread(target=writer) for _ in range(writers)]
+    for th in threads:
+        th.start()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        start.set()
+        for th in threads:
+            th.join()
+        return time.perf_counter() - t0
+    finally:
+        gc.enable()
+
+
+async def time_tasks(reader, writer, readers, writers, start):
+    """The asyncio twin of `time_threads`: the tasks wait on `start` first."""
+    tasks = [asyncio.ensure_future(reader()) for _ in range(readers)]
+    tasks += [asyncio.ensure_future(writer()) for _ in range(writers)]
+    await asyncio.sleep(0)
+    t0 = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    return time.perf_counter() - t0
+
+
+def run_without_gc(main):
+    """Runs the coroutine function `main` on a new event loop, with the
+    garbage collector off."""
+    gc.disable()
+    try:
+        return asyncio.run(main())
+    finally:
+        gc.enable()
+
+
 def run_threads(make, readers, writers, iterations, delay):
     pair_for = make()
     check = Check()
@@ -312,19 +352,7 @@ def run_threads(make, readers, writers, iterations, delay):
                     check.writers -= 1
                     check.writes += 1
 
-    threads = [threading.Thread(target=reader) for _ in range(readers)]
-    threads += [threading.Thread(target=writer) for _ in range(writers)]
-    for th in threads:
-        th.start()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        start.set()
-        for th in threads:
-            th.join()
-        elapsed = time.perf_counter() - t0
-    finally:
-        gc.enable()
+    elapsed = time_threads(reader, writer, readers, writers, start)
     ok = check.violations == 0 and check.writes == writers * iterations and check.reads == readers * iterations
     return elapsed, ok
 
@@ -359,21 +387,11 @@ def run_tasks(make, readers, writers, iterations, delay):
                     check.writers -= 1
                     check.writes += 1
 
-        tasks = [asyncio.ensure_future(reader()) for _ in range(readers)]
-        tasks += [asyncio.ensure_future(writer()) for _ in range(writers)]
-        await asyncio.sleep(0)
-        t0 = time.perf_counter()
-        start.set()
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - t0
+        elapsed = await time_tasks(reader, writer, readers, writers, start)
         ok = check.violations == 0 and check.writes == writers * iterations and check.reads == readers * iterations
         return elapsed, ok
 
-    gc.disable()
-    try:
-        return asyncio.run(main())
-    finally:
-        gc.enable()
+    return run_without_gc(main)
 
 
 def measured_sleep(delay, asynchronous):
@@ -502,19 +520,7 @@ def run_cond_threads(make, readers, writers, iterations, delay):
                 box["epoch"] += 1
                 wc.notify_all()
 
-    threads = [threading.Thread(target=reader) for _ in range(readers)]
-    threads += [threading.Thread(target=writer) for _ in range(writers)]
-    for th in threads:
-        th.start()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        start.set()
-        for th in threads:
-            th.join()
-        elapsed = time.perf_counter() - t0
-    finally:
-        gc.enable()
+    elapsed = time_threads(reader, writer, readers, writers, start)
     return elapsed, box["epoch"] == target and box["violations"] == 0 and box["reads"] >= readers
 
 
@@ -549,20 +555,10 @@ def run_cond_tasks(make, readers, writers, iterations, delay):
                     box["epoch"] += 1
                     wc.notify_all()
 
-        tasks = [asyncio.ensure_future(reader()) for _ in range(readers)]
-        tasks += [asyncio.ensure_future(writer()) for _ in range(writers)]
-        await asyncio.sleep(0)
-        t0 = time.perf_counter()
-        start.set()
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - t0
+        elapsed = await time_tasks(reader, writer, readers, writers, start)
         return elapsed, box["epoch"] == target and box["violations"] == 0 and box["reads"] >= readers
 
-    gc.disable()
-    try:
-        return asyncio.run(main())
-    finally:
-        gc.enable()
+    return run_without_gc(main)
 
 
 def bench_conditions(world, targets, runner, workloads, iterations, delay):
