@@ -411,19 +411,28 @@ def measured_sleep(delay, asynchronous):
     return (time.perf_counter() - t0) / 50
 
 
+def run_trials(label, targets, runner, workload, iterations, delay):
+    """Runs every target `trials` times, each trial starting with the next
+    target in turn; returns each target's elapsed samples and whether all
+    of its runs were correct."""
+    wname, readers, writers, trials = workload
+    samples = {name: [] for name, _, _ in targets}
+    oks = {name: True for name, _, _ in targets}
+    for t in range(trials):
+        log(f"  {label}, {wname} ({readers}R/{writers}W): trial {t + 1}/{trials}")
+        rot = targets[t % len(targets):] + targets[: t % len(targets)]
+        for name, _, make in rot:
+            elapsed, ok = runner(make, readers, writers, iterations, delay)
+            samples[name].append(elapsed)
+            oks[name] = oks[name] and ok
+    return samples, oks
+
+
 def bench_locks(world, targets, runner, workloads, iterations, delay):
     op = measured_sleep(delay, world == "asyncio")
     rows = []
     for wname, readers, writers, trials in workloads:
-        samples = {name: [] for name, _, _ in targets}
-        oks = {name: True for name, _, _ in targets}
-        for t in range(trials):
-            log(f"  {world} locks, {wname} ({readers}R/{writers}W): trial {t + 1}/{trials}")
-            rot = targets[t % len(targets):] + targets[: t % len(targets)]
-            for name, _, make in rot:
-                elapsed, ok = runner(make, readers, writers, iterations, delay)
-                samples[name].append(elapsed)
-                oks[name] = oks[name] and ok
+        samples, oks = run_trials(f"{world} locks", targets, runner, (wname, readers, writers, trials), iterations, delay)
         # ideal read-write lock: writers one at a time, readers all together
         ideal = (writers + (1 if readers else 0)) * iterations * op
         baseline = statistics.median(samples[targets[0][0]])
@@ -564,15 +573,7 @@ def run_cond_tasks(make, readers, writers, iterations, delay):
 def bench_conditions(world, targets, runner, workloads, iterations, delay):
     rows = []
     for wname, readers, writers, trials in workloads:
-        samples = {name: [] for name, _, _ in targets}
-        oks = {name: True for name, _, _ in targets}
-        for t in range(trials):
-            log(f"  {world} conditions, {wname} ({readers}R/{writers}W): trial {t + 1}/{trials}")
-            rot = targets[t % len(targets):] + targets[: t % len(targets)]
-            for name, _, make in rot:
-                elapsed, ok = runner(make, readers, writers, iterations, delay)
-                samples[name].append(elapsed)
-                oks[name] = oks[name] and ok
+        samples, oks = run_trials(f"{world} conditions", targets, runner, (wname, readers, writers, trials), iterations, delay)
         baseline = statistics.median(samples[targets[0][0]])
         for name, family, _ in targets:
             med = statistics.median(samples[name])
