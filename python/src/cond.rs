@@ -701,10 +701,6 @@ impl Drop for WaitMachine {
     }
 }
 
-fn thrown_err(typ: &Bound<'_, PyAny>, val: Option<&Bound<'_, PyAny>>) -> PyErr {
-    crate::aio::thrown(typ, val)
-}
-
 /// The coroutine of `await cond.read.wait()`.
 #[pyclass(module = "rwlocker.async_rwlock", name = "_WaitOp")]
 pub struct WaitOp {
@@ -740,7 +736,7 @@ impl WaitOp {
         val: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let exc = thrown_err(typ, val);
+        let exc = crate::aio::thrown(typ, val);
         step_result(py, self.m.throw(py, exc))
     }
     fn close(&mut self) {
@@ -815,7 +811,7 @@ impl WaitForOp {
         val: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let exc = thrown_err(typ, val);
+        let exc = crate::aio::thrown(typ, val);
         match self.inner.as_mut() {
             None => {
                 self.done = true;
