@@ -220,4 +220,4 @@ pub use condvar::{
     AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, CondvarGuard, RawCondvarWait, RwCondvar, WaitTimeoutResult,
 };
 pub use engine::RawRwLock;
-pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, WriterPreferring};
+pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, Strict, WriterPreferring};

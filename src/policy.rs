@@ -30,6 +30,12 @@ pub trait Policy: sealed::Sealed + Send + Sync + Unpin + 'static {
     /// The admission rule this policy selects.
     const KIND: PolicyKind;
 
+    /// Whether every contended release hands the lock directly to the
+    /// waiters the policy picks (`true` for [`Strict<P>`]), rather than
+    /// waking them and letting arrivals take a free lock within the bound
+    /// (`false`, the default mode of the plain policy types).
+    const STRICT: bool = false;
+
     /// What must be `Sync` for a lock of this policy to be shared between
     /// threads: `T` itself when readers share it, `()` (so nothing beyond
     /// `T: Send`) when every acquisition is exclusive.
@@ -100,6 +106,60 @@ policy! {
     /// section after the current read phase, and a writer waits for at most
     /// the writers queued before it plus one read phase between each.
     PhaseFair
+}
+
+/// The exact hand-off mode of policy `P`: `RwLock<T, Strict<PhaseFair>>`,
+/// `AsyncRwLock<T, Strict<WriterPreferring>>`, and `RwLock<T, Strict<Exclusive>>`
+/// for a strict FIFO mutex.
+///
+/// Under `Strict<P>` every contended release hands the lock directly to the
+/// waiters that `P` picks, in queue order, and `try_read` / `try_write`
+/// never overtake a queued waiter. The order of admission is therefore
+/// exactly the policy table, at the price of a hand-off (often a wake-up)
+/// on every contended acquisition. The plain policy types (`PhaseFair`, …)
+/// use *bounded barging* instead: the same class rules, but a free lock
+/// may be taken by an arrival ahead of queued waiters until the oldest of
+/// them has waited past the starvation bound.
+///
+/// ```
+/// use rwlocker::{PhaseFair, RwLock, Strict};
+///
+/// let lock: RwLock<u32, Strict<PhaseFair>> = RwLock::new(0);
+/// *lock.write() += 1;
+/// assert_eq!(*lock.read(), 1);
+/// ```
+pub struct Strict<P>(core::marker::PhantomData<P>);
+
+impl<P> Clone for Strict<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<P> Copy for Strict<P> {}
+impl<P> Default for Strict<P> {
+    fn default() -> Self {
+        Strict(core::marker::PhantomData)
+    }
+}
+impl<P> PartialEq for Strict<P> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<P> Eq for Strict<P> {}
+impl<P> core::hash::Hash for Strict<P> {
+    fn hash<H: core::hash::Hasher>(&self, _: &mut H) {}
+}
+impl<P: Policy> core::fmt::Debug for Strict<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Strict<{:?}>", P::KIND)
+    }
+}
+impl<P: Policy> sealed::Sealed for Strict<P> {}
+impl<P: Policy> Policy for Strict<P> {
+    const KIND: PolicyKind = P::KIND;
+    const STRICT: bool = true;
+    type Shared<T: ?Sized> = P::Shared<T>;
 }
 
 policy! {
