@@ -15,13 +15,19 @@
 //! * Closing: `closed = true` and `notify_all`; every worker drains and
 //!   returns (the Python example had more consume calls than jobs and never
 //!   exited).
+//! * The lock is `Strict<PhaseFair>`: the exact hand-off order is what makes
+//!   "each woken worker finds a job" and "all idle" hold. With the default
+//!   mode (bounded barging) a worker coming back from a job, or the
+//!   producer, may take the free lock ahead of a notified worker, as with
+//!   std's `Mutex` and `Condvar`: still correct, but a notified worker can
+//!   then find its job already taken.
 //!
 //! Run with `cargo run --release --example job_queue`.
 
 use std::collections::VecDeque;
 use std::thread;
 
-use rwlocker::{PhaseFair, RwCondvar, RwLock};
+use rwlocker::{PhaseFair, RwCondvar, RwLock, Strict};
 
 const WORKERS: usize = 4;
 
@@ -38,7 +44,7 @@ struct Queue {
 }
 
 struct Shared {
-    queue: RwLock<Queue, PhaseFair>,
+    queue: RwLock<Queue, Strict<PhaseFair>>,
     work_ready: RwCondvar,
     all_idle: RwCondvar,
 }

@@ -10,7 +10,7 @@
 
 #[cfg(not(loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
     pub(crate) use std::thread::{current, park, park_timeout, yield_now, Thread};
 
@@ -84,12 +84,20 @@ mod imp {
         thread_local!(static ID: u8 = const { 0 });
         ID.with(|id| id as *const u8 as usize)
     }
+
+    /// The engine's clock: nanoseconds since its first use in this process
+    /// (monotonic; a `u64` of nanoseconds lasts 584 years).
+    #[inline]
+    pub(crate) fn now_ns() -> u64 {
+        static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        EPOCH.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+    }
 }
 
 #[cfg(loom)]
 mod imp {
     pub(crate) use loom::cell::UnsafeCell;
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
     pub(crate) use loom::sync::Arc;
     pub(crate) use loom::thread::{current, park, yield_now, Thread};
 
@@ -121,6 +129,26 @@ mod imp {
     pub(crate) fn thread_id() -> usize {
         loom::thread_local!(static ID: u8 = 0);
         ID.with(|id| id as *const u8 as usize)
+    }
+
+    std::thread_local! {
+        /// The model's clock and starvation bound (see `set_model_time`).
+        static MODEL_TIME: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, u64::MAX / 2)) };
+    }
+
+    /// loom has no clock: a model sets the time and the starvation bound
+    /// itself. loom runs every model thread on the test's own OS thread, so
+    /// a thread-local value is per test and seen by all its model threads.
+    pub(crate) fn set_model_time(now: u64, bound: u64) {
+        MODEL_TIME.with(|t| t.set((now, bound)))
+    }
+
+    pub(crate) fn now_ns() -> u64 {
+        MODEL_TIME.with(|t| t.get().0)
+    }
+
+    pub(crate) fn model_bound_ns() -> u64 {
+        MODEL_TIME.with(|t| t.get().1)
     }
 
     /// loom's mutex with parking_lot's (non-poisoning) signature.

@@ -15,10 +15,17 @@ use std::thread;
 use std::time::Duration;
 
 use rwlocker::{
-    AsyncCondvarGuard, AsyncMutex, AsyncRwCondvar, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, Exclusive,
-    OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard, PhaseFair, Policy, PolicyKind, ReaderPreferring,
-    WriterPreferring,
+    AsyncCondvarGuard, AsyncRwCondvar, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard,
+    OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard, Policy, PolicyKind,
 };
+
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
+type AsyncMutex<T> = rwlocker::AsyncRwLock<T, Exclusive>;
 
 // ---------------------------------------------------------------------------
 // Harness

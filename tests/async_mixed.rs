@@ -13,6 +13,13 @@ use std::time::Duration;
 use rwlocker::engine::StateSnapshot;
 use rwlocker::{AsyncRwLock, Policy, PolicyKind};
 
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
+
 const THREADS: usize = 2;
 const TASKS: usize = 4;
 const OPS: usize = 3000;
@@ -160,20 +167,20 @@ where
 
 #[test]
 fn reader_preferring() {
-    mixed::<rwlocker::ReaderPreferring>();
+    mixed::<crate::ReaderPreferring>();
 }
 
 #[test]
 fn writer_preferring() {
-    mixed::<rwlocker::WriterPreferring>();
+    mixed::<crate::WriterPreferring>();
 }
 
 #[test]
 fn phase_fair() {
-    mixed::<rwlocker::PhaseFair>();
+    mixed::<crate::PhaseFair>();
 }
 
 #[test]
 fn exclusive() {
-    mixed::<rwlocker::Exclusive>();
+    mixed::<crate::Exclusive>();
 }

@@ -17,11 +17,18 @@ use std::time::Duration;
 
 use rwlocker::engine::StateSnapshot;
 use rwlocker::{
-    AsyncMutex, AsyncRwLock, AsyncRwLockReadFuture, AsyncRwLockReadGuard, AsyncRwLockWriteFuture,
-    AsyncRwLockWriteGuard, Exclusive, OwnedAsyncRwLockReadFuture, OwnedAsyncRwLockReadGuard,
-    OwnedAsyncRwLockWriteFuture, OwnedAsyncRwLockWriteGuard, PhaseFair, Policy, PolicyKind, RawAcquire,
-    ReaderPreferring, WriterPreferring,
+    AsyncRwLock, AsyncRwLockReadFuture, AsyncRwLockReadGuard, AsyncRwLockWriteFuture, AsyncRwLockWriteGuard,
+    OwnedAsyncRwLockReadFuture, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteFuture, OwnedAsyncRwLockWriteGuard,
+    Policy, PolicyKind, RawAcquire,
 };
+
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
+type AsyncMutex<T> = rwlocker::AsyncRwLock<T, Exclusive>;
 
 use PolicyKind::{Exclusive as EX, PhaseFair as PF, ReaderPreferring as RP, WriterPreferring as WP};
 
@@ -164,16 +171,16 @@ fn no_deadlock(f: impl FnOnce() + Send + 'static) {
 macro_rules! per_policy {
     ($($name:ident),* $(,)?) => {
         mod reader_preferring {
-            $(#[test] fn $name() { super::$name::<rwlocker::ReaderPreferring>() })*
+            $(#[test] fn $name() { super::$name::<crate::ReaderPreferring>() })*
         }
         mod writer_preferring {
-            $(#[test] fn $name() { super::$name::<rwlocker::WriterPreferring>() })*
+            $(#[test] fn $name() { super::$name::<crate::WriterPreferring>() })*
         }
         mod phase_fair {
-            $(#[test] fn $name() { super::$name::<rwlocker::PhaseFair>() })*
+            $(#[test] fn $name() { super::$name::<crate::PhaseFair>() })*
         }
         mod exclusive {
-            $(#[test] fn $name() { super::$name::<rwlocker::Exclusive>() })*
+            $(#[test] fn $name() { super::$name::<crate::Exclusive>() })*
         }
     };
 }

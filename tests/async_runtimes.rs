@@ -23,6 +23,13 @@ use rwlocker::{AsyncRwLock, OwnedAsyncRwLockWriteGuard, Policy, PolicyKind};
 
 use PolicyKind::{Exclusive as EX, PhaseFair as PF, ReaderPreferring as RP, WriterPreferring as WP};
 
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 type Lock<P> = Arc<AsyncRwLock<u32, P>>;
 
@@ -468,16 +475,16 @@ where
 macro_rules! per_policy {
     ($runner:ident: $($name:ident),* $(,)?) => {
         mod reader_preferring {
-            $(#[test] fn $name() { crate::$runner(crate::$name::<rwlocker::ReaderPreferring, _>) })*
+            $(#[test] fn $name() { crate::$runner(crate::$name::<crate::ReaderPreferring, _>) })*
         }
         mod writer_preferring {
-            $(#[test] fn $name() { crate::$runner(crate::$name::<rwlocker::WriterPreferring, _>) })*
+            $(#[test] fn $name() { crate::$runner(crate::$name::<crate::WriterPreferring, _>) })*
         }
         mod phase_fair {
-            $(#[test] fn $name() { crate::$runner(crate::$name::<rwlocker::PhaseFair, _>) })*
+            $(#[test] fn $name() { crate::$runner(crate::$name::<crate::PhaseFair, _>) })*
         }
         mod exclusive {
-            $(#[test] fn $name() { crate::$runner(crate::$name::<rwlocker::Exclusive, _>) })*
+            $(#[test] fn $name() { crate::$runner(crate::$name::<crate::Exclusive, _>) })*
         }
     };
 }

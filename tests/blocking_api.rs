@@ -6,10 +6,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rwlocker::{
-    Exclusive, MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, PhaseFair, Policy, ReaderPreferring, RwLock,
-    RwLockReadGuard, RwLockWriteGuard, WriterPreferring,
-};
+use rwlocker::{MappedRwLockReadGuard, MappedRwLockWriteGuard, Policy, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
+type Mutex<T> = rwlocker::RwLock<T, Exclusive>;
 
 fn wait_until<T: ?Sized, P: Policy>(
     lock: &RwLock<T, P>,

@@ -10,9 +10,14 @@ use std::thread::{self, Scope};
 use std::time::{Duration, Instant};
 
 use rwlocker::engine::StateSnapshot;
-use rwlocker::{
-    Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, RwLock, RwLockWriteGuard, WriterPreferring,
-};
+use rwlocker::{Policy, PolicyKind, RwLock, RwLockWriteGuard};
+
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 

@@ -16,9 +16,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rwlocker::{
-    CondvarGuard, Exclusive, Mutex, PhaseFair, Policy, PolicyKind, ReaderPreferring, RwCondvar, RwLock,
-    RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult, WriterPreferring,
+    CondvarGuard, Policy, PolicyKind, RwCondvar, RwLock, RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult,
 };
+
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
+type Mutex<T> = rwlocker::RwLock<T, Exclusive>;
 
 /// How long a state check may take before the test fails (a stall).
 const PATIENCE: Duration = Duration::from_secs(10);

@@ -30,7 +30,13 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rwlocker::{PhaseFair, Policy, PolicyKind, ReaderPreferring, RwLock, WriterPreferring};
+use rwlocker::{Policy, PolicyKind, RwLock};
+
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
 
 const FLOOD: Duration = Duration::from_secs(1);
 

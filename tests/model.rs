@@ -51,9 +51,15 @@ use proptest::test_runner::Config;
 use rwlocker::engine::StateSnapshot;
 use rwlocker::{
     AsyncRwCondvar, AsyncRwCondvarWait, AsyncRwLock, AsyncRwLockReadFuture, AsyncRwLockReadGuard,
-    AsyncRwLockWriteFuture, AsyncRwLockWriteGuard, Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring,
-    WriterPreferring,
+    AsyncRwLockWriteFuture, AsyncRwLockWriteGuard, Policy, PolicyKind,
 };
+
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
 
 // ---------------------------------------------------------------------------
 // Operations

@@ -7,10 +7,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rwlocker::engine::StateSnapshot;
-use rwlocker::{
-    Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, ReentrantRwLock, ReentrantRwLockReadGuard,
-    ReentrantRwLockWriteGuard, WriterPreferring,
-};
+use rwlocker::{Policy, PolicyKind, ReentrantRwLock, ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
+
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
 
 /// Spins (yielding) until `cond` holds for the lock's state; panics after 10 s.
 fn wait_state<T: ?Sized, P: Policy>(lock: &ReentrantRwLock<T, P>, what: &str, cond: impl Fn(&StateSnapshot) -> bool) {

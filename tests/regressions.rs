@@ -17,9 +17,16 @@ use std::time::{Duration, Instant};
 use common::{within, Polled, Watchdog};
 use rwlocker::engine::StateSnapshot;
 use rwlocker::{
-    AsyncRwCondvar, AsyncRwLock, AsyncRwLockWriteGuard, Exclusive, OwnedAsyncRwLockWriteGuard, PhaseFair, Policy,
-    PolicyKind, ReaderPreferring, RwCondvar, RwLock, RwLockWriteGuard, WriterPreferring,
+    AsyncRwCondvar, AsyncRwLock, AsyncRwLockWriteGuard, OwnedAsyncRwLockWriteGuard, Policy, PolicyKind, RwCondvar,
+    RwLock, RwLockWriteGuard,
 };
+
+// Exact-order tests: they run against the strict hand-off mode
+// (`Strict<P>`, docs/SEMANTICS.md §2a), whose order is the policy table.
+type PhaseFair = rwlocker::Strict<rwlocker::PhaseFair>;
+type ReaderPreferring = rwlocker::Strict<rwlocker::ReaderPreferring>;
+type WriterPreferring = rwlocker::Strict<rwlocker::WriterPreferring>;
+type Exclusive = rwlocker::Strict<rwlocker::Exclusive>;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 const IDLE: StateSnapshot = StateSnapshot { readers: 0, writer: false, queued_readers: 0, queued_writers: 0 };

@@ -53,7 +53,7 @@ impl Acquire {
                 // Register first, then check: a grant racing this poll
                 // either is seen below or finds the new waker.
                 waiter.register(cx.waker());
-                if waiter.is_granted() {
+                if raw.poll_queued(waiter) {
                     self.state = State::Done;
                     Poll::Ready(())
                 } else {

@@ -17,7 +17,7 @@ pub use async_cv::{AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, RawCon
 pub use guard::CondvarGuard;
 use guard::WaitLock;
 
-use crate::engine::waiter::{wake_all, Waiter, CV_WAITING, NOTIFIED};
+use crate::engine::waiter::{wake_all, Waiter, CV_WAITING, NOTIFIED, WOKEN};
 use crate::loom::{park, park_timeout, Arc, Mutex};
 
 /// The result of a timed wait: whether it returned because time ran out.
@@ -218,7 +218,7 @@ impl RwCondvar {
             if waiter.take_grant() {
                 break;
             }
-            if waiter.state() == NOTIFIED {
+            if matches!(waiter.state(), NOTIFIED | WOKEN) {
                 // On the lock's queue now (the lock is on its way, whatever
                 // the deadline): wait for the grant as the lock's waiters do.
                 lock.wait_requeued(&waiter);

@@ -1,4 +1,5 @@
-//! loom models of the engine (SPEC §8), one per policy each. Run with
+//! loom models of the engine (docs/SEMANTICS.md §8), one per policy each,
+//! in both hand-off modes. Run with
 //!
 //! ```text
 //! LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom -C debug-assertions" \
@@ -13,7 +14,7 @@
 use super::waiter::{Kind, Waiter, WAITING};
 use super::{RawRwLock, MAX_READERS};
 use crate::loom::{Arc, UnsafeCell};
-use crate::policy::{Exclusive, PhaseFair, Policy, ReaderPreferring, WriterPreferring};
+use crate::policy::{Exclusive, PhaseFair, Policy, ReaderPreferring, Strict, WriterPreferring};
 use loom::thread;
 
 /// `loom::model` exploring at least `min_preemptions` preemptions, whatever
@@ -21,9 +22,22 @@ use loom::thread;
 /// stays no bound). Cheap models raise the bound where two preemptions are
 /// too few to reach the interleaving that matters (see each model).
 fn model(min_preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+    model_with_bound(min_preemptions, NEVER, f)
+}
+
+/// A starvation bound no model reaches: the default mode barges freely.
+const NEVER: u64 = u64::MAX / 2;
+
+/// [`model`] with the default mode's starvation bound set to `bound` (the
+/// model clock stands at 0, so a bound of 0 puts every queued waiter past
+/// it at once: the lock hands off exactly, through the `HANDOFF` state).
+fn model_with_bound(min_preemptions: usize, bound: u64, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = builder.preemption_bound.map(|p| p.max(min_preemptions));
-    builder.check(f);
+    builder.check(move || {
+        crate::loom::set_model_time(0, bound);
+        f()
+    });
 }
 
 /// A raw lock and the value it protects.
@@ -234,6 +248,43 @@ fn reader_overflow<P: Policy>() {
     });
 }
 
+/// Default mode: a writer queued behind a held lock is woken (not granted)
+/// by the release, and a second writer arriving meanwhile may take the free
+/// lock first; the woken writer then waits again in its place and gets the
+/// lock at the next release. No lost wakeup, exclusion, nothing left queued.
+fn arrival_barges_against_wakeup<P: Policy>() {
+    model(2, || {
+        let s = Shared::<P>::new();
+        s.lock.lock_exclusive();
+        let queued = actor(&s, |s| s.increment());
+        let barger = actor(&s, |s| s.increment());
+        // SAFETY: the write lock taken above.
+        unsafe { s.lock.unlock_exclusive() };
+        queued.join().unwrap();
+        barger.join().unwrap();
+        assert_eq!(s.read(), 2);
+        s.assert_idle();
+    });
+}
+
+/// Default mode past the bound: every queued waiter is over it at once
+/// (bound 0), so releases hand off exactly (`HANDOFF`) while arrivals keep
+/// coming. Writers and readers all finish, values stay ordered.
+fn handoff_past_the_bound<P: Policy>() {
+    model_with_bound(2, 0, || {
+        let s = Shared::<P>::new();
+        s.lock.lock_shared();
+        let w = actor(&s, |s| s.increment());
+        let r = actor(&s, |s| s.read_locked());
+        // SAFETY: the read lock taken above.
+        unsafe { s.lock.unlock_shared() };
+        w.join().unwrap();
+        assert!(r.join().unwrap() <= 1);
+        assert_eq!(s.read(), 1);
+        s.assert_idle();
+    });
+}
+
 macro_rules! loom_per_policy {
     ($($model:ident => $($name:ident: $policy:ty),*;)*) => {$($(
         #[test]
@@ -271,4 +322,40 @@ loom_per_policy! {
         loom_reader_overflow_reader_preferring: ReaderPreferring,
         loom_reader_overflow_writer_preferring: WriterPreferring,
         loom_reader_overflow_phase_fair: PhaseFair;
+    // The exact hand-off mode.
+    two_writers =>
+        loom_two_writers_strict_phase_fair: Strict<PhaseFair>,
+        loom_two_writers_strict_exclusive: Strict<Exclusive>;
+    release_with_two_queued_writers =>
+        loom_release_with_two_queued_writers_strict_writer_preferring: Strict<WriterPreferring>,
+        loom_release_with_two_queued_writers_strict_exclusive: Strict<Exclusive>;
+    writer_and_two_readers =>
+        loom_writer_and_two_readers_strict_reader_preferring: Strict<ReaderPreferring>,
+        loom_writer_and_two_readers_strict_writer_preferring: Strict<WriterPreferring>,
+        loom_writer_and_two_readers_strict_phase_fair: Strict<PhaseFair>;
+    downgrade_with_waiting_writer =>
+        loom_downgrade_with_waiting_writer_strict_reader_preferring: Strict<ReaderPreferring>,
+        loom_downgrade_with_waiting_writer_strict_phase_fair: Strict<PhaseFair>;
+    timed_out_writer_races_release =>
+        loom_timed_out_writer_races_release_strict_writer_preferring: Strict<WriterPreferring>,
+        loom_timed_out_writer_races_release_strict_phase_fair: Strict<PhaseFair>;
+    // The default mode's own interleavings.
+    arrival_barges_against_wakeup =>
+        loom_arrival_barges_against_wakeup_phase_fair: PhaseFair,
+        loom_arrival_barges_against_wakeup_exclusive: Exclusive;
+    handoff_past_the_bound =>
+        loom_handoff_past_the_bound_writer_preferring: WriterPreferring,
+        loom_handoff_past_the_bound_phase_fair: PhaseFair,
+        loom_handoff_past_the_bound_reader_preferring: ReaderPreferring;
+}
+
+/// The model clock and bound are seen by every model thread (they are
+/// thread-locals of the OS thread loom runs the model on), so the models
+/// above really run with the bound they set.
+#[test]
+fn loom_model_time_reaches_model_threads() {
+    model_with_bound(0, 0, || {
+        let seen = thread::spawn(|| (crate::loom::now_ns(), crate::loom::model_bound_ns())).join().unwrap();
+        assert_eq!(seen, (0, 0));
+    });
 }

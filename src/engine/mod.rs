@@ -1,38 +1,60 @@
-//! The admission engine: one state word, a waiter queue, four policies.
+//! The admission engine: one state word, a waiter queue, four policies,
+//! two hand-off modes.
 //!
 //! # The state word
 //!
 //! ```text
-//!  31                                   2   1        0
-//! +--------------------------------------+--------+--------+
-//! |            reader count              | QUEUED | WRITER |
-//! +--------------------------------------+--------+--------+
+//!  31                         4   3        2         1        0
+//! +----------------------------+--------+---------+--------+--------+
+//! |        reader count        | WAKING | HANDOFF | QUEUED | WRITER |
+//! +----------------------------+--------+---------+--------+--------+
 //! ```
 //!
 //! * `WRITER`: the lock is held exclusively (a writer, or any holder under
 //!   [`Exclusive`](crate::Exclusive)).
-//! * `QUEUED`: the waiter queue is not empty. Every transition that can
-//!   admit a waiter sees this bit and takes the slow path, so queued
-//!   waiters are never overtaken and never forgotten.
+//! * `QUEUED`: the waiter queue is not empty, so every release takes the
+//!   slow path and looks at it.
+//! * `HANDOFF` (default mode only): the oldest queued waiter has waited
+//!   longer than the starvation bound. Until it is admitted the lock
+//!   follows the exact rules of `Strict<P>`: releases hand the lock over
+//!   directly and nobody overtakes.
+//! * `WAKING` (default mode only): a release woke queued waiters, and not
+//!   all of them have made their attempt yet; releases wake nobody else
+//!   meanwhile (no thundering herd).
 //! * reader count: the readers holding the lock.
 //!
-//! Invariant (outside the queue lock): `QUEUED` is set exactly when the
-//! queue is not empty, and a non-empty queue means the lock is held, with
-//! one brief exception: a last reader's release (a `fetch_sub`, to keep the
+//! `HANDOFF` and `WAKING` are only ever set together with `QUEUED`, and only
+//! the holder of the queue lock changes `QUEUED`, `HANDOFF` and `WAKING`.
+//!
+//! # The two hand-off modes (docs/SEMANTICS.md §2a)
+//!
+//! Under [`Strict<P>`](crate::Strict) a contended release hands the lock
+//! directly to the waiters the policy picks, in the compare-and-swap that
+//! releases it, so the policy table holds exactly and `try_*` never slip in
+//! between. Invariant: a non-empty queue means the lock is held, with one
+//! brief exception: a last reader's release (a `fetch_sub`, to keep the
 //! read fast path short) can leave the lock free with `QUEUED` set until
-//! that reader takes the queue lock and hands the lock over. Everyone who
-//! sees that state treats it as held (writers and `try_write` fail, queued
-//! waiters are not overtaken); only `ReaderPreferring` readers may enter,
-//! which its rule allows. Every other release hands the lock over in the
-//! same compare-and-swap that releases it (*direct hand-off*), so the
-//! policy decides exactly who goes next and `try_*` cannot slip in between.
+//! that reader takes the queue lock and hands the lock over.
+//!
+//! In the default mode (*bounded barging*) a release instead *wakes* the
+//! waiters the policy would admit (state `WOKEN`, still queued) and frees
+//! the lock; anyone the policy's class rule allows may take a free lock
+//! meanwhile, and a woken waiter that finds it taken waits again in its
+//! place. Invariant: a free lock with a non-empty queue has `WAKING` set
+//! (or a release or woken attempt is about to look at it). Every queued
+//! waiter carries the time it passes the bound; the queue's oldest
+//! deadline is published where arrivals read it without the queue lock,
+//! and every release (which, with waiters queued, takes the slow path)
+//! compares it with the clock: past it, the lock switches to exact
+//! hand-off (`HANDOFF`) until that waiter is in.
 //!
 //! # Fast and slow paths
 //!
-//! Uncontended acquire and release are one compare-and-swap on the state
+//! Uncontended acquire and release are one atomic operation on the state
 //! word. Everything else takes the queue lock, recomputes the state from
-//! the queue and the policy (`plan`, the table of SPEC §2 as a pure
-//! function), and wakes the chosen waiters after the queue lock is released.
+//! the queue and the policy ([`plan`], the policy table as a pure
+//! function), and wakes the chosen waiters after the queue lock is
+//! released.
 
 #[cfg(not(loom))]
 mod cpus;
@@ -43,18 +65,23 @@ use core::fmt;
 use core::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use crate::loom::{park, park_timeout, spin_loop, Arc, AtomicU32, Ordering, QueueLock, UnsafeCell};
+use crate::loom::{
+    now_ns, park, park_timeout, spin_loop, yield_now, Arc, AtomicPtr, AtomicU32, AtomicU64, Ordering, QueueLock,
+    UnsafeCell,
+};
 use crate::policy::{PhaseFair, Policy, PolicyKind};
 use queue::Queue;
-use waiter::{wake_all, Kind, Waiter, WakeList, WAITING};
+use waiter::{wake_all, Kind, Waiter, WakeList, WAITING, WOKEN};
 
 const WRITER: u32 = 1;
 const QUEUED: u32 = 2;
-const READER: u32 = 4;
+const HANDOFF: u32 = 4;
+const WAKING: u32 = 8;
+const READER: u32 = 16;
 
 /// Most readers that may hold the lock at once; one more panics.
 #[cfg(not(any(loom, test)))]
-pub(crate) const MAX_READERS: u32 = (u32::MAX >> 2) - 1;
+pub(crate) const MAX_READERS: u32 = (u32::MAX / READER) - 1;
 /// Narrow under test so the overflow path is reachable.
 #[cfg(all(test, not(loom)))]
 pub(crate) const MAX_READERS: u32 = 1000;
@@ -62,11 +89,54 @@ pub(crate) const MAX_READERS: u32 = 1000;
 #[cfg(loom)]
 pub(crate) const MAX_READERS: u32 = 3;
 
-/// Bounded spin before queueing (only while nobody is queued).
+/// The starvation bound of the default mode: once the oldest queued waiter
+/// has waited this long, the lock hands off exactly until it is admitted
+/// (docs/SEMANTICS.md §2a). 0.5 ms: long enough that a thread which
+/// releases and re-acquires a lock keeps its core's cache warm for many
+/// critical sections, short enough to stay well under a scheduler tick.
+/// (`RWLOCKER_BOUND_US` overrides it, read once, for experiments.)
+pub const STARVATION_BOUND: Duration = Duration::from_micros(500);
+
+/// [`STARVATION_BOUND`] in nanoseconds (or the model's bound under loom).
+#[cfg(not(loom))]
+#[inline]
+fn bound_ns() -> u64 {
+    static BOUND: AtomicU64 = AtomicU64::new(0);
+    let b = BOUND.load(Ordering::Relaxed);
+    if b != 0 {
+        return b;
+    }
+    let b = std::env::var("RWLOCKER_BOUND_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(STARVATION_BOUND.as_nanos() as u64, |us| us.saturating_mul(1000))
+        .max(1);
+    BOUND.store(b, Ordering::Relaxed);
+    b
+}
+#[cfg(loom)]
+fn bound_ns() -> u64 {
+    crate::loom::model_bound_ns()
+}
+
+/// Bounded spin before queueing, strict mode (only while nobody is queued).
 #[cfg(not(loom))]
 const SPIN_LIMIT: u32 = 100;
 #[cfg(loom)]
 const SPIN_LIMIT: u32 = 0;
+
+/// Default mode: busy-spin rounds (2, 4, 8, … hints) before an arrival
+/// queues, then rounds of `yield_now`: a barging lock lives on arrivals
+/// that find it free without sleeping, and on an oversubscribed machine
+/// yielding lets the holder finish.
+#[cfg(not(loom))]
+const BARGE_SPINS: u32 = 4;
+#[cfg(not(loom))]
+const BARGE_YIELDS: u32 = 6;
+#[cfg(loom)]
+const BARGE_SPINS: u32 = 0;
+#[cfg(loom)]
+const BARGE_YIELDS: u32 = 0;
 
 /// How long the first queued waiter waits for its grant awake before
 /// parking: about as long as a release takes to come when a short
@@ -123,21 +193,52 @@ const fn readers(s: u32) -> u32 {
     s / READER
 }
 
-/// Nobody holds the lock (the queue may still be being updated).
+/// Nobody holds the lock (waiters may be queued).
 #[inline]
 const fn is_free(s: u32) -> bool {
-    s & !QUEUED == 0
+    s & WRITER == 0 && readers(s) == 0
 }
 
-/// A reader may take the fast path: nobody it must respect holds or waits.
+/// What is known of the queue when deciding on an arrival: exactly (with
+/// the queue lock held) or conservatively from the state word alone (a
+/// queued waiter might be a writer).
+#[derive(Clone, Copy, Debug)]
+struct QueueView {
+    empty: bool,
+    writers: bool,
+}
+
+impl QueueView {
+    /// What the state word says: `QUEUED` may mean writers.
+    #[inline]
+    const fn of_state(s: u32) -> Self {
+        QueueView { empty: s & QUEUED == 0, writers: s & QUEUED != 0 }
+    }
+
+    fn exact(q: &Queue) -> Self {
+        QueueView { empty: q.is_empty(), writers: q.writers > 0 }
+    }
+}
+
+/// **The class rule** (docs/SEMANTICS.md §2, §2a): whether an arrival
+/// asking for `who` may enter now. `exact` says the lock behaves as
+/// `Strict<P>` at this moment (always under `Strict<P>`; in the default
+/// mode while the oldest waiter is past the bound): then a writer must also
+/// find nobody queued, otherwise it may take any free lock.
+///
+/// Every admission of an arrival (fast paths, `try_*`, blocking and async
+/// arrivals, condvar re-queues) is this function; queued waiters are
+/// admitted by [`plan`].
 #[inline]
-fn is_read_lockable(kind: PolicyKind, s: u32) -> bool {
-    match kind {
+fn admits(kind: PolicyKind, who: Kind, s: u32, q: QueueView, exact: bool) -> bool {
+    if kind == PolicyKind::Exclusive || who == Kind::Write {
+        is_free(s) && (q.empty || !exact)
+    } else if kind == PolicyKind::ReaderPreferring {
         // Waiting writers are ignored; only a holding writer blocks readers.
-        PolicyKind::ReaderPreferring => s & WRITER == 0,
-        // A queued waiter means a writer holds or waits.
-        PolicyKind::WriterPreferring | PolicyKind::PhaseFair => s & (WRITER | QUEUED) == 0,
-        PolicyKind::Exclusive => s == 0,
+        s & WRITER == 0
+    } else {
+        // WriterPreferring, PhaseFair: no writer holds or waits.
+        s & WRITER == 0 && !q.writers
     }
 }
 
@@ -148,10 +249,16 @@ fn reader_overflow() -> ! {
     panic!("rwlocker: reader count overflow: more than {MAX_READERS} read guards held at once (leaked guards?)")
 }
 
+/// Whether `n` more readers fit.
+#[inline]
+const fn readers_fit(s: u32, n: u32) -> bool {
+    readers(s) as u64 + n as u64 <= MAX_READERS as u64
+}
+
 /// `s` with `n` more readers, panicking before the count could wrap.
 #[inline]
 fn add_readers(s: u32, n: u32) -> u32 {
-    if readers(s) + n > MAX_READERS {
+    if !readers_fit(s, n) {
         reader_overflow()
     }
     s + n * READER
@@ -167,6 +274,16 @@ enum Arrival {
     },
 }
 
+/// Who is arriving: a fresh acquisition (reader overflow panics) or a
+/// waiter that must end up holding the lock whatever happens (a condvar
+/// waiter re-queued by a notify: on overflow it waits for a reader to
+/// leave instead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    Fresh,
+    Requeued,
+}
+
 /// Why the engine is re-deciding who may hold the lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Cause {
@@ -176,7 +293,8 @@ pub(crate) enum Cause {
     WriterReleased,
     /// The writer downgraded to a read lock.
     Downgraded,
-    /// A waiter left the queue without the lock.
+    /// A waiter left the queue without the lock (or came back from a
+    /// wake-up without it).
     WaiterLeft,
 }
 
@@ -192,9 +310,9 @@ pub(crate) enum Grant {
     Front,
 }
 
-/// The policy table of SPEC §2 as a pure function: given the state after
-/// the caller's own change, the queued counts and what happened, whom to
-/// admit.
+/// The policy table (docs/SEMANTICS.md §2) as a pure function: given the
+/// state after the caller's own change, the queued counts and what
+/// happened, whom to admit from the queue.
 pub(crate) fn plan(kind: PolicyKind, s: u32, queued_readers: usize, queued_writers: usize, cause: Cause) -> Grant {
     use PolicyKind::*;
     let (r, w) = (queued_readers > 0, queued_writers > 0);
@@ -228,6 +346,15 @@ pub(crate) fn plan(kind: PolicyKind, s: u32, queued_readers: usize, queued_write
     }
 }
 
+/// The queue and the one field of it that is read without the queue lock.
+struct Shared {
+    /// When the oldest queued waiter passes the starvation bound (engine
+    /// clock, ns; `u64::MAX`: nobody queued). Written with the queue lock
+    /// held, read by arrivals deciding whether they may barge.
+    oldest_deadline: AtomicU64,
+    queue: UnsafeCell<Queue>,
+}
+
 /// The raw lock: admission state and waiter queue, no data.
 ///
 /// Every lock of this crate is a thin, typed layer over this engine. It is
@@ -243,22 +370,37 @@ pub struct RawRwLock<P: Policy = PhaseFair> {
     /// in the padding after `queue_lock` (the lock stays 16 bytes).
     #[cfg(not(loom))]
     handoffs: std::sync::atomic::AtomicU16,
-    /// Allocated on first contention; only touched with `queue_lock` held.
-    queue: UnsafeCell<Option<Box<Queue>>>,
+    /// Allocated on first contention (with `queue_lock` held), freed with
+    /// the lock; never changes in between.
+    shared: AtomicPtr<Shared>,
     _policy: PhantomData<P>,
 }
 
-// SAFETY: the only non-`Sync` field is `queue`, and it is accessed solely
-// through `with_queue`, which holds `queue_lock` for the whole access. The
-// waiters it stores are `Send + Sync` (threads, wakers behind a mutex).
+// SAFETY: the queue behind `shared` is accessed solely through
+// `with_queue`, which holds `queue_lock` for the whole access; its
+// deadline is an atomic. The waiters it stores are `Send + Sync` (threads,
+// wakers behind a mutex).
 unsafe impl<P: Policy> Sync for RawRwLock<P> {}
-// SAFETY: moving the lock moves the boxed queue with it; no waiter refers
-// to the lock's address (a queued waiter borrows the lock, so it cannot move).
+// SAFETY: moving the lock moves the ownership of its heap queue with it;
+// no waiter refers to the lock's address (a queued waiter borrows the
+// lock, so it cannot move).
 unsafe impl<P: Policy> Send for RawRwLock<P> {}
 
 impl<P: Policy> Default for RawRwLock<P> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl<P: Policy> Drop for RawRwLock<P> {
+    fn drop(&mut self) {
+        let shared = self.shared.load(Ordering::Acquire);
+        if !shared.is_null() {
+            // SAFETY: `shared` came from `Box::into_raw` in `with_queue`
+            // and is freed only here, once; `&mut self` means nobody else
+            // can reach it any more.
+            drop(unsafe { Box::from_raw(shared) });
+        }
     }
 }
 
@@ -285,7 +427,7 @@ impl<P: Policy> RawRwLock<P> {
                 queue_lock: QueueLock::new(),
                 #[cfg(not(loom))]
                 handoffs: std::sync::atomic::AtomicU16::new(0),
-                queue: UnsafeCell::new(None),
+                shared: AtomicPtr::new(core::ptr::null_mut()),
                 _policy: PhantomData,
             }
         }
@@ -294,6 +436,24 @@ impl<P: Policy> RawRwLock<P> {
     // ---------------------------------------------------------------
     // Fast paths
     // ---------------------------------------------------------------
+
+    /// Whether the oldest queued waiter is past the starvation bound at
+    /// `now`, read without the queue lock (default mode).
+    #[inline]
+    fn oldest_past_bound(&self, now: u64) -> bool {
+        let shared = self.shared.load(Ordering::Acquire);
+        // SAFETY: once set, `shared` points to a live allocation until the
+        // lock is dropped, which cannot happen while `&self` exists.
+        !shared.is_null() && unsafe { (*shared).oldest_deadline.load(Ordering::Relaxed) } <= now
+    }
+
+    /// Whether an arrival must follow the exact rules now (see [`admits`]):
+    /// always under `Strict<P>`; in the default mode while `HANDOFF` is set
+    /// or the oldest waiter is past the bound.
+    #[inline]
+    fn exact_now(&self, s: u32) -> bool {
+        P::STRICT || s & HANDOFF != 0 || (s & QUEUED != 0 && self.oldest_past_bound(now_ns()))
+    }
 
     /// Takes a read lock if that is possible at once, without overtaking a
     /// waiter the policy serves first.
@@ -307,8 +467,10 @@ impl<P: Policy> RawRwLock<P> {
         }
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            if !is_read_lockable(P::KIND, s) {
-                return false;
+            if !admits(P::KIND, Kind::Read, s, QueueView::of_state(s), true) {
+                // Queued waiters that are not writers do not stop a
+                // reader: only the queue itself can tell.
+                return s & (WRITER | QUEUED) == QUEUED && self.try_arrive(Kind::Read);
             }
             match self.state.compare_exchange_weak(s, add_readers(s, 1), Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => return true,
@@ -317,12 +479,32 @@ impl<P: Policy> RawRwLock<P> {
         }
     }
 
-    /// Takes the write lock if it is free and nobody waits for it.
+    /// Takes the write lock if it is free and the policy lets a writer in
+    /// now: under `Strict<P>` only if nobody waits; in the default mode
+    /// unless the oldest waiter is past the bound.
     #[inline]
     pub fn try_lock_exclusive(&self) -> bool {
         // Read first: a failing attempt (spinners, `try_write` polling)
         // then leaves the cache line shared instead of pulling it away.
-        self.state.load(Ordering::Relaxed) == 0 && self.try_lock_exclusive_fast()
+        let s = self.state.load(Ordering::Relaxed);
+        if s == 0 {
+            return self.try_lock_exclusive_fast();
+        }
+        !P::STRICT && self.try_barge_exclusive(s)
+    }
+
+    /// The default mode's write attempt on a lock with waiters queued.
+    #[cold]
+    fn try_barge_exclusive(&self, mut s: u32) -> bool {
+        loop {
+            if !is_free(s) || self.exact_now(s) {
+                return false;
+            }
+            match self.state.compare_exchange_weak(s, s | WRITER, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(e) => s = e,
+            }
+        }
     }
 
     /// The write fast path: one compare-and-swap, no read before it (the
@@ -340,7 +522,7 @@ impl<P: Policy> RawRwLock<P> {
             return self.try_lock_exclusive_fast();
         }
         let s = self.state.load(Ordering::Relaxed);
-        is_read_lockable(P::KIND, s)
+        admits(P::KIND, Kind::Read, s, QueueView::of_state(s), true)
             && readers(s) < MAX_READERS
             && self.state.compare_exchange_weak(s, s + READER, Ordering::Acquire, Ordering::Relaxed).is_ok()
     }
@@ -401,9 +583,10 @@ impl<P: Policy> RawRwLock<P> {
         }
         let prev = self.state.fetch_sub(READER, Ordering::Release);
         debug_assert!(readers(prev) > 0, "unlock_shared without a read lock");
-        // (A reader release never sees `WRITER`.)
-        if prev == READER | QUEUED {
-            // The last reader, with waiters behind: hand the lock over.
+        // The last reader, with waiters behind: let the queue decide. (A
+        // reader release never sees `WRITER`; `HANDOFF` and `WAKING` only
+        // come with `QUEUED`.)
+        if prev.wrapping_sub(READER | QUEUED) <= HANDOFF | WAKING {
             self.unlock_slow(0, 0, Cause::ReaderReleased);
         }
     }
@@ -454,56 +637,107 @@ impl<P: Policy> RawRwLock<P> {
     // Slow paths
     // ---------------------------------------------------------------
 
-    /// Runs `f` on the queue with the queue lock held.
+    /// Runs `f` on the queue with the queue lock held, then publishes the
+    /// queue's oldest deadline for lock-free readers.
     #[inline]
     fn with_queue<R>(&self, f: impl FnOnce(&mut Queue) -> R) -> R {
         let _guard = self.queue_lock.lock();
-        self.queue.with_mut(|q| {
-            // SAFETY: `queue` is only accessed here, under `queue_lock`,
-            // which `_guard` holds until `f` returns: this is the only
-            // reference to it.
+        let mut shared = self.shared.load(Ordering::Acquire);
+        if shared.is_null() {
+            let fresh = Shared { oldest_deadline: AtomicU64::new(u64::MAX), queue: UnsafeCell::new(Queue::default()) };
+            shared = Box::into_raw(Box::new(fresh));
+            // Only the queue lock's holder allocates; `Release` publishes
+            // the allocation to lock-free readers of the deadline.
+            self.shared.store(shared, Ordering::Release);
+        }
+        // SAFETY: `shared` is live until the lock is dropped (see `Drop`).
+        let shared = unsafe { &*shared };
+        shared.queue.with_mut(|q| {
+            // SAFETY: the queue is only accessed here, under `queue_lock`,
+            // which `_guard` holds until this closure returns: this is the
+            // only reference to it.
             let q = unsafe { &mut *q };
-            f(q.get_or_insert_with(Box::default))
+            let r = f(q);
+            if !P::STRICT {
+                let deadline = q.front_deadline();
+                if shared.oldest_deadline.load(Ordering::Relaxed) != deadline {
+                    shared.oldest_deadline.store(deadline, Ordering::Relaxed);
+                }
+            }
+            r
         })
+    }
+
+    /// Takes the lock in `kind` mode if that is possible at once.
+    fn try_lock_kind(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Read => self.try_lock_shared(),
+            Kind::Write => self.try_lock_exclusive(),
+        }
     }
 
     /// Blocking acquire after the fast path failed. Returns whether the lock
     /// is held (false only when `deadline` passed first).
     #[cold]
     fn lock_slow(&self, kind: Kind, deadline: Option<Instant>) -> bool {
-        let try_lock = || match kind {
-            Kind::Read => self.try_lock_shared(),
-            Kind::Write => self.try_lock_exclusive(),
-        };
         // The fast path makes one attempt; retry properly (this also
-        // reports reader overflow), then spin briefly while the holder may
-        // be about to release and nobody is queued (a queued waiter must
-        // not be overtaken by a spinner).
-        if try_lock() {
+        // reports reader overflow).
+        if self.try_lock_kind(kind) {
             return true;
         }
-        // (Both spin bounds are 0 under loom, which explores no spinning.)
-        #[allow(clippy::reversed_empty_ranges)]
-        for _ in 0..SPIN_LIMIT {
-            spin_loop();
-            if self.state.load(Ordering::Relaxed) & QUEUED != 0 {
-                break;
+        if P::STRICT {
+            // Spin briefly while the holder may be about to release and
+            // nobody is queued (a queued waiter must not be overtaken).
+            // (The bound is 0 under loom, which explores no spinning.)
+            #[allow(clippy::reversed_empty_ranges)]
+            for _ in 0..SPIN_LIMIT {
+                spin_loop();
+                if self.state.load(Ordering::Relaxed) & QUEUED != 0 {
+                    break;
+                }
+                if self.try_lock_kind(kind) {
+                    return true;
+                }
             }
-            if try_lock() {
-                return true;
-            }
+        } else if self.spin_barging(kind, deadline) {
+            return true;
         }
         let waiter = Waiter::thread(kind, WAITING);
-        match self.with_queue(|q| self.arrive_locked(q, &waiter)) {
+        let (arrival, wake) = self.with_queue(|q| self.arrive_locked(q, &waiter, Origin::Fresh));
+        wake_all(wake);
+        match arrival {
             Arrival::Admitted => true,
             // Near the front: the grant may come soon, so wait for it awake
             // for a while and the hand-off costs no wake-up. Further back,
             // spinning would only take CPU time from those ahead.
-            Arrival::Queued { ahead } if ahead < spinners() => {
+            Arrival::Queued { ahead } if P::STRICT && ahead < spinners() => {
                 self.spin_granted(&waiter, ahead, deadline) || self.wait_granted(&waiter, deadline)
             }
             Arrival::Queued { .. } => self.wait_granted(&waiter, deadline),
         }
+    }
+
+    /// Default mode: retries the lock a few times before the caller
+    /// queues, spinning first, then yielding. Returns whether it is held.
+    /// (Both bounds are 0 under loom, which explores no spinning.)
+    #[allow(clippy::reversed_empty_ranges, clippy::absurd_extreme_comparisons)]
+    fn spin_barging(&self, kind: Kind, deadline: Option<Instant>) -> bool {
+        for round in 0..BARGE_SPINS + BARGE_YIELDS {
+            if round < BARGE_SPINS {
+                for _ in 0..(2u32 << round) {
+                    spin_loop();
+                }
+            } else {
+                yield_now();
+            }
+            if self.try_lock_kind(kind) {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+        }
+        false
     }
 
     /// Waits for a grant without parking, for at most [`SPIN_FIRST`] plus
@@ -555,15 +789,57 @@ impl<P: Policy> RawRwLock<P> {
         waiter.take_grant()
     }
 
-    /// Parks until `waiter` is granted, or gives up at `deadline`. Woken
-    /// ahead of its grant (it reached the front; see [`prewake`](Self::prewake)),
-    /// it waits awake as a waiter near the front does on arrival.
+    /// Whether a queued waiter holds the lock now: it was granted, or it
+    /// was woken (default mode) and its attempt admitted it. A woken waiter
+    /// that finds the lock taken waits again in its place.
+    pub(crate) fn poll_queued(&self, waiter: &Arc<Waiter>) -> bool {
+        if waiter.is_granted() {
+            return true;
+        }
+        if waiter.state() != WOKEN {
+            return false;
+        }
+        let (granted, wake) = self.with_queue(|q| {
+            if waiter.state() != WOKEN {
+                // Granted (or not woken) since we looked.
+                return (waiter.is_granted(), WakeList::new());
+            }
+            q.unwake(waiter);
+            let cause = q.wake_cause;
+            let wake = self.transition(q, 0, 0, cause, Some(waiter));
+            (waiter.is_granted(), wake)
+        });
+        wake_all(wake);
+        granted
+    }
+
+    /// For a thread waiter: [`poll_queued`](Self::poll_queued), doing the
+    /// wake-ups delegated to it once it holds the lock.
+    fn take_turn(&self, waiter: &Arc<Waiter>) -> bool {
+        if self.poll_queued(waiter) {
+            waiter.help_wake();
+            return true;
+        }
+        false
+    }
+
+    /// Parks until `waiter` holds the lock, or gives up at `deadline`. Woken
+    /// ahead of its grant (strict mode: it reached the front; see
+    /// [`prewake`](Self::prewake)), it waits awake as a waiter near the
+    /// front does on arrival; woken by a release (default mode), it makes
+    /// its attempt.
     fn wait_granted(&self, waiter: &Arc<Waiter>, deadline: Option<Instant>) -> bool {
         loop {
-            if waiter.take_grant() {
+            if self.take_turn(waiter) {
                 return true;
             }
             waiter.set_asleep();
+            // Look again: a wake-up between the attempt and `set_asleep`
+            // has already been delivered (it unparks), so this only saves
+            // a park.
+            if waiter.state() == WOKEN {
+                continue;
+            }
             match deadline {
                 None => park(),
                 Some(d) => {
@@ -578,24 +854,24 @@ impl<P: Policy> RawRwLock<P> {
                     park_timeout(d - now);
                 }
             }
-            if waiter.is_awake() && self.spin_granted(waiter, prewoken_ahead(), deadline) {
+            if P::STRICT && waiter.is_awake() && self.spin_granted(waiter, prewoken_ahead(), deadline) {
                 return true;
             }
         }
     }
 
-    /// Blocks until a waiter that a condition variable re-queued here is
-    /// granted; the waiter has just woken (ahead of its grant, if
+    /// Blocks until a waiter that a condition variable re-queued here holds
+    /// the lock; the waiter has just woken (ahead of its grant, if
     /// [`prewake`](Self::prewake) woke it).
     pub(crate) fn wait_requeued(&self, waiter: &Arc<Waiter>) {
-        if !(waiter.is_awake() && self.spin_granted(waiter, prewoken_ahead(), None)) {
+        if !(P::STRICT && waiter.is_awake() && self.spin_granted(waiter, prewoken_ahead(), None)) {
             self.wait_granted(waiter, None);
         }
     }
 
     /// Wakes parked thread waiters near the front of the queue ahead of
-    /// their grant, so that they are running when it comes. Queue lock held;
-    /// adds them to `wake` (after the granted waiters).
+    /// their grant, so that they are running when it comes (strict mode).
+    /// Queue lock held; adds them to `wake` (after the granted waiters).
     ///
     /// A waiter that arrives near the front waits for its grant awake (see
     /// [`spin_granted`](RawRwLock::spin_granted)); one that parked earlier
@@ -621,20 +897,46 @@ impl<P: Policy> RawRwLock<P> {
     /// A new arrival: admitted at once if the policy allows (returns true,
     /// the caller holds the lock), otherwise queued.
     pub(crate) fn arrive(&self, waiter: &Arc<Waiter>) -> bool {
-        self.with_queue(|q| self.arrive_locked(q, waiter)) == Arrival::Admitted
+        let (arrival, wake) = self.with_queue(|q| self.arrive_locked(q, waiter, Origin::Fresh));
+        wake_all(wake);
+        arrival == Arrival::Admitted
     }
 
-    fn arrive_locked(&self, q: &mut Queue, waiter: &Arc<Waiter>) -> Arrival {
+    /// `try_*` with the queue in view: admitted now, or not at all.
+    fn try_arrive(&self, kind: Kind) -> bool {
+        self.with_queue(|q| {
+            let mut s = self.state.load(Ordering::Relaxed);
+            loop {
+                let exact = P::STRICT || s & HANDOFF != 0 || q.front_deadline() <= now_ns();
+                if !admits(P::KIND, kind, s, QueueView::exact(q), exact) {
+                    return false;
+                }
+                let new = match kind {
+                    Kind::Read if P::KIND != PolicyKind::Exclusive => add_readers(s, 1),
+                    _ => s | WRITER,
+                };
+                match self.state.compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed) {
+                    Ok(_) => return true,
+                    Err(e) => s = e,
+                }
+            }
+        })
+    }
+
+    /// Queue lock held: admits `waiter` if the class rule allows, otherwise
+    /// queues it (stamped with its deadline). Returns what happened and any
+    /// waiters to wake (see the default mode's invariant at the top).
+    fn arrive_locked(&self, q: &mut Queue, waiter: &Arc<Waiter>, origin: Origin) -> (Arrival, WakeList) {
+        let now = if P::STRICT { 0 } else { now_ns() };
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            let admit = match (P::KIND, waiter.kind) {
-                (PolicyKind::Exclusive, _) | (_, Kind::Write) => is_free(s) && q.is_empty(),
-                (PolicyKind::ReaderPreferring, Kind::Read) => s & WRITER == 0,
-                (_, Kind::Read) => s & WRITER == 0 && q.writers == 0,
-            };
+            let exact = P::STRICT || s & HANDOFF != 0 || q.front_deadline() <= now;
+            let exclusive = P::KIND == PolicyKind::Exclusive || waiter.kind == Kind::Write;
+            let admit = admits(P::KIND, waiter.kind, s, QueueView::exact(q), exact)
+                && (exclusive || origin == Origin::Fresh || readers_fit(s, 1));
             let new = if !admit {
                 s | QUEUED
-            } else if P::KIND == PolicyKind::Exclusive || waiter.kind == Kind::Write {
+            } else if exclusive {
                 s | WRITER
             } else {
                 add_readers(s, 1)
@@ -642,17 +944,27 @@ impl<P: Policy> RawRwLock<P> {
             let cas = if new == s {
                 Ok(s)
             } else {
-                self.state.compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed)
+                self.state.compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed)
             };
             match cas {
                 Ok(_) if admit => {
                     waiter.set_state(waiter::GRANTED);
-                    return Arrival::Admitted;
+                    return (Arrival::Admitted, WakeList::new());
                 }
                 Ok(_) => {
                     let ahead = q.len();
+                    waiter.set_deadline(now.saturating_add(bound_ns()));
                     q.push(waiter.clone());
-                    return Arrival::Queued { ahead };
+                    // Default mode: a free lock with waiters must have a
+                    // wake-up on its way (it can be free here while a last
+                    // reader is on its way to the queue lock, or when this
+                    // arrival may not barge past a waiter over the bound).
+                    let wake = if !P::STRICT && is_free(s) && s & WAKING == 0 {
+                        self.transition(q, 0, 0, Cause::WaiterLeft, None)
+                    } else {
+                        WakeList::new()
+                    };
+                    return (Arrival::Queued { ahead }, wake);
                 }
                 Err(e) => s = e,
             }
@@ -660,15 +972,18 @@ impl<P: Policy> RawRwLock<P> {
     }
 
     /// Re-queues waiters a condition variable notified, each as an arrival
-    /// at this moment. Returns those admitted at once, to be woken by the
-    /// caller once it holds no lock.
+    /// at this moment. Returns those to wake (admitted at once, or woken by
+    /// the default mode's rule), to be woken by the caller once it holds no
+    /// lock.
     pub(crate) fn requeue(&self, waiters: impl IntoIterator<Item = Arc<Waiter>>) -> WakeList {
         self.with_queue(|q| {
             let mut wake = WakeList::new();
             for w in waiters {
-                if self.arrive_locked(q, &w) == Arrival::Admitted {
+                let (arrival, more) = self.arrive_locked(q, &w, Origin::Requeued);
+                if arrival == Arrival::Admitted {
                     wake.push(w);
                 }
+                wake.extend(more);
             }
             wake
         })
@@ -678,7 +993,8 @@ impl<P: Policy> RawRwLock<P> {
     /// already been granted the lock: the caller then holds it and must
     /// keep or release it (a thread waiter must also call `help_wake`).
     /// Otherwise it leaves the queue, and whoever its departure makes
-    /// admissible is admitted now.
+    /// admissible is admitted (strict mode) or woken (default mode: a
+    /// wake-up it had received but not used passes on).
     pub(crate) fn abandon(&self, waiter: &Arc<Waiter>) -> bool {
         let (granted, wake) = self.with_queue(|q| {
             if waiter.is_granted() {
@@ -686,7 +1002,7 @@ impl<P: Policy> RawRwLock<P> {
             }
             let was_queued = q.remove(waiter);
             debug_assert!(was_queued, "abandoning a waiter that is neither queued nor granted");
-            (false, self.transition(q, 0, 0, Cause::WaiterLeft))
+            (false, self.transition(q, 0, 0, Cause::WaiterLeft, None))
         });
         wake_all(wake);
         granted
@@ -695,42 +1011,103 @@ impl<P: Policy> RawRwLock<P> {
     #[cold]
     #[inline(never)]
     fn unlock_slow(&self, release: u32, acquire: u32, cause: Cause) {
-        let wake = self.with_queue(|q| self.transition(q, release, acquire, cause));
+        let wake = self.with_queue(|q| self.transition(q, release, acquire, cause, None));
         wake_all(wake);
     }
 
     /// Applies the caller's own change (`- release + acquire`) and the
-    /// policy's grants to the state word in one compare-and-swap, then
-    /// takes the granted waiters off the queue. Queue lock held.
-    fn transition(&self, q: &mut Queue, release: u32, acquire: u32, cause: Cause) -> WakeList {
+    /// policy's decision to the state word in one compare-and-swap, then
+    /// updates the queue. Queue lock held. Returns whom to wake.
+    ///
+    /// The policy's choice ([`plan`]) is *granted* (handed the lock, taken
+    /// off the queue) under `Strict<P>` and, in the default mode, while the
+    /// oldest waiter is past the bound, or when the choice includes `me`, a
+    /// woken waiter making its attempt. Otherwise, in the default mode, it
+    /// is *woken* (unless an earlier wake-up is still on its way) and the
+    /// lock stays free for whoever comes first.
+    fn transition(
+        &self,
+        q: &mut Queue,
+        release: u32,
+        acquire: u32,
+        cause: Cause,
+        me: Option<&Arc<Waiter>>,
+    ) -> WakeList {
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        enum Act {
+            Grant,
+            Wake,
+            Nothing,
+        }
+        let now = if P::STRICT || q.is_empty() { 0 } else { now_ns() };
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             let base = s - release + acquire;
-            let grant = plan(P::KIND, base, q.readers, q.writers, cause);
-            let (mut new, granted) = match grant {
-                Grant::Nobody => (base, 0),
-                Grant::Readers => (add_readers(base, q.readers as u32), q.readers),
-                Grant::FirstWriter | Grant::Front => (base | WRITER, 1),
-            };
-            if q.len() == granted {
-                new &= !QUEUED;
+            let exact = P::STRICT || s & HANDOFF != 0 || q.front_deadline() <= now;
+            let mut grant = plan(P::KIND, base, q.readers, q.writers, cause);
+            if grant == Grant::Readers && !readers_fit(base, q.readers as u32) {
+                // Absurdly many readers: the queued ones wait for some to leave.
+                grant = Grant::Nobody;
+            }
+            let act = if grant == Grant::Nobody {
+                Act::Nothing
+            } else if exact || me.is_some_and(|m| q.grant_includes(grant, m)) {
+                Act::Grant
+            } else if q.woken == 0 {
+                Act::Wake
             } else {
+                Act::Nothing
+            };
+            let preview = q.preview(if act == Act::Grant { grant } else { Grant::Nobody });
+            let mut new = match (act, grant) {
+                (Act::Grant, Grant::Readers) => base + preview.granted as u32 * READER,
+                (Act::Grant, _) => base | WRITER,
+                _ => base,
+            };
+            let left = q.len() - preview.granted;
+            let woken = match act {
+                Act::Grant => q.woken - preview.woken,
+                Act::Wake => 1, // at least one is about to be woken
+                Act::Nothing => q.woken,
+            };
+            new &= !(QUEUED | HANDOFF | WAKING);
+            if left > 0 {
                 new |= QUEUED;
+                if !P::STRICT && preview.next_deadline <= now {
+                    new |= HANDOFF;
+                }
+                if woken > 0 {
+                    new |= WAKING;
+                }
             }
             match self.state.compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => {
                     let mut wake = WakeList::new();
-                    match grant {
-                        Grant::Nobody => return wake,
-                        Grant::Readers => q.grant_readers(&mut wake),
-                        Grant::FirstWriter => q.grant_first_writer(&mut wake),
-                        Grant::Front => q.grant_front(&mut wake),
+                    match (act, grant) {
+                        (Act::Nothing, _) | (_, Grant::Nobody) => return wake,
+                        (Act::Wake, _) => {
+                            let n = q.wake(grant, cause, &mut wake);
+                            debug_assert!(n > 0, "a wake-up that wakes nobody");
+                            return wake;
+                        }
+                        (Act::Grant, Grant::Readers) => q.grant_readers(&mut wake),
+                        (Act::Grant, Grant::FirstWriter) => q.grant_first_writer(&mut wake),
+                        (Act::Grant, Grant::Front) => q.grant_front(&mut wake),
                     }
-                    // Only the queue lock's holder writes the counter, so a
-                    // load and a store suffice (no locked instruction).
-                    #[cfg(not(loom))]
-                    self.handoffs.store(self.handoffs.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-                    Self::prewake(q, &mut wake);
+                    debug_assert_eq!(q.woken, woken, "woken count out of step");
+                    if let Some(m) = me {
+                        // The attempt's own grant needs no wake-up.
+                        if let Some(i) = wake.iter().position(|w| Arc::ptr_eq(w, m)) {
+                            wake.remove(i);
+                        }
+                    }
+                    if P::STRICT {
+                        // Only the queue lock's holder writes the counter, so
+                        // a load and a store suffice (no locked instruction).
+                        #[cfg(not(loom))]
+                        self.handoffs.store(self.handoffs.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+                        Self::prewake(q, &mut wake);
+                    }
                     return wake;
                 }
                 Err(e) => s = e,

@@ -1,15 +1,45 @@
 //! The FIFO of waiters behind a lock, and its counts by kind.
+//!
+//! Waiters are kept in the order they were queued, which is also the order
+//! of their deadlines (each is stamped with the engine clock as it joins),
+//! so the front waiter is always the one that passes the starvation bound
+//! first.
 
 use std::collections::VecDeque;
 
-use super::waiter::{Kind, Waiter, WakeList, GRANTED};
+use super::waiter::{Kind, Waiter, WakeList, GRANTED, NOTIFIED, WAITING, WOKEN};
+use super::{Cause, Grant};
 use crate::loom::Arc;
 
-#[derive(Default)]
 pub(crate) struct Queue {
     waiters: VecDeque<Arc<Waiter>>,
     pub(crate) readers: usize,
     pub(crate) writers: usize,
+    /// Queued waiters in state `WOKEN` (default mode): woken by a release,
+    /// not yet back. While there are any, releases wake nobody else.
+    pub(crate) woken: usize,
+    /// Why those waiters were woken: the cause their attempt replays, so
+    /// that, say, a phase-fair read phase opened by a writer's release is
+    /// still a read phase when its readers run.
+    pub(crate) wake_cause: Cause,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Queue { waiters: VecDeque::new(), readers: 0, writers: 0, woken: 0, wake_cause: Cause::WaiterLeft }
+    }
+}
+
+/// What granting a [`Grant`] would do, computed before the state word is
+/// updated (so that the update is one compare-and-swap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Preview {
+    /// How many waiters it admits.
+    pub(crate) granted: usize,
+    /// How many of those are in state `WOKEN`.
+    pub(crate) woken: usize,
+    /// The deadline of the oldest waiter left behind (`u64::MAX`: none).
+    pub(crate) next_deadline: u64,
 }
 
 impl Queue {
@@ -27,6 +57,12 @@ impl Queue {
         self.waiters.iter().take(n)
     }
 
+    /// The deadline of the oldest waiter (`u64::MAX` when empty).
+    #[inline]
+    pub(crate) fn front_deadline(&self) -> u64 {
+        self.waiters.front().map_or(u64::MAX, |w| w.deadline())
+    }
+
     pub(crate) fn push(&mut self, w: Arc<Waiter>) {
         match w.kind {
             Kind::Read => self.readers += 1,
@@ -35,10 +71,14 @@ impl Queue {
         self.waiters.push_back(w);
     }
 
-    fn count_out(&mut self, kind: Kind) {
-        match kind {
+    /// Takes `w`'s counts out; it is leaving the queue.
+    fn count_out(&mut self, w: &Waiter) {
+        match w.kind {
             Kind::Read => self.readers -= 1,
             Kind::Write => self.writers -= 1,
+        }
+        if w.state() == WOKEN {
+            self.woken -= 1;
         }
     }
 
@@ -47,46 +87,128 @@ impl Queue {
         match self.waiters.iter().position(|q| Arc::ptr_eq(q, w)) {
             Some(i) => {
                 self.waiters.remove(i);
-                self.count_out(w.kind);
+                self.count_out(w);
                 true
             }
             None => false,
         }
     }
 
-    /// Grants the oldest waiter (any kind), marking it and adding it to `wake`.
-    pub(crate) fn grant_front(&mut self, wake: &mut WakeList) {
-        let w = self.waiters.pop_front().expect("grant_front on an empty queue");
-        self.count_out(w.kind);
+    /// A woken waiter is back: it waits again, keeping its place, unless
+    /// the attempt it is about to make admits it.
+    pub(crate) fn unwake(&mut self, w: &Waiter) {
+        debug_assert_eq!(w.state(), WOKEN, "unwake of a waiter that was not woken");
+        w.set_state(WAITING);
+        self.woken -= 1;
+    }
+
+    /// Index of the oldest queued writer.
+    fn first_writer(&self) -> Option<usize> {
+        if self.writers == 0 {
+            None
+        } else {
+            self.waiters.iter().position(|w| w.kind == Kind::Write)
+        }
+    }
+
+    /// Whether `grant` would admit `w` (a queued waiter).
+    pub(crate) fn grant_includes(&self, grant: Grant, w: &Arc<Waiter>) -> bool {
+        match grant {
+            Grant::Nobody => false,
+            Grant::Readers => w.kind == Kind::Read,
+            Grant::FirstWriter => self.first_writer().is_some_and(|i| Arc::ptr_eq(&self.waiters[i], w)),
+            Grant::Front => self.waiters.front().is_some_and(|f| Arc::ptr_eq(f, w)),
+        }
+    }
+
+    /// What granting `grant` would do.
+    pub(crate) fn preview(&self, grant: Grant) -> Preview {
+        let one = |i: Option<usize>| {
+            let Some(i) = i else { return Preview { granted: 0, woken: 0, next_deadline: self.front_deadline() } };
+            let next = if i == 0 { self.waiters.get(1) } else { self.waiters.front() };
+            Preview {
+                granted: 1,
+                woken: usize::from(self.waiters[i].state() == WOKEN),
+                next_deadline: next.map_or(u64::MAX, |w| w.deadline()),
+            }
+        };
+        match grant {
+            Grant::Nobody => one(None),
+            Grant::FirstWriter => one(self.first_writer()),
+            Grant::Front => one(Some(0).filter(|_| !self.is_empty())),
+            Grant::Readers => Preview {
+                granted: self.readers,
+                woken: self.waiters.iter().filter(|w| w.kind == Kind::Read && w.state() == WOKEN).count(),
+                next_deadline: self.first_writer().map_or(u64::MAX, |i| self.waiters[i].deadline()),
+            },
+        }
+    }
+
+    /// Marks the waiters `grant` would admit as woken, keeping them queued,
+    /// and adds them to `wake`. Returns how many.
+    pub(crate) fn wake(&mut self, grant: Grant, cause: Cause, wake: &mut WakeList) -> usize {
+        let before = wake.len();
+        let mut mark = |w: &Arc<Waiter>| {
+            // (A condvar waiter re-queued here is `NOTIFIED` until its
+            // first wake-up or grant.)
+            if matches!(w.state(), WAITING | NOTIFIED) {
+                w.set_state(WOKEN);
+                wake.push(w.clone());
+            }
+        };
+        match grant {
+            Grant::Nobody => {}
+            Grant::Readers => self.waiters.iter().filter(|w| w.kind == Kind::Read).for_each(mark),
+            Grant::FirstWriter => {
+                if let Some(i) = self.first_writer() {
+                    mark(&self.waiters[i])
+                }
+            }
+            Grant::Front => {
+                if let Some(w) = self.waiters.front() {
+                    mark(w)
+                }
+            }
+        }
+        let n = wake.len() - before;
+        self.woken += n;
+        self.wake_cause = cause;
+        n
+    }
+
+    /// Grants the waiter at `i`, marking it and adding it to `wake`.
+    fn grant_at(&mut self, i: usize, wake: &mut WakeList) {
+        let w = self.waiters.remove(i).expect("grant of a waiter that is not queued");
+        self.count_out(&w);
         w.set_state(GRANTED);
         wake.push(w);
+    }
+
+    /// Grants the oldest waiter (any kind), marking it and adding it to `wake`.
+    pub(crate) fn grant_front(&mut self, wake: &mut WakeList) {
+        self.grant_at(0, wake);
     }
 
     /// Grants the oldest waiting writer.
     pub(crate) fn grant_first_writer(&mut self, wake: &mut WakeList) {
-        let i =
-            self.waiters.iter().position(|w| w.kind == Kind::Write).expect("grant_first_writer with no writer queued");
-        let w = self.waiters.remove(i).unwrap();
-        self.writers -= 1;
-        w.set_state(GRANTED);
-        wake.push(w);
+        let i = self.first_writer().expect("grant_first_writer with no writer queued");
+        self.grant_at(i, wake);
     }
 
     /// Grants every waiting reader, keeping the writers in order.
     pub(crate) fn grant_readers(&mut self, wake: &mut WakeList) {
-        if self.writers == 0 {
-            wake.extend(self.waiters.drain(..).inspect(|w| w.set_state(GRANTED)));
-        } else {
-            self.waiters.retain(|w| {
-                if w.kind == Kind::Read {
-                    w.set_state(GRANTED);
-                    wake.push(w.clone());
-                    false
-                } else {
-                    true
-                }
-            });
-        }
+        let mut woken = 0;
+        self.waiters.retain(|w| {
+            if w.kind == Kind::Read {
+                woken += usize::from(w.state() == WOKEN);
+                w.set_state(GRANTED);
+                wake.push(w.clone());
+                false
+            } else {
+                true
+            }
+        });
         self.readers = 0;
+        self.woken -= woken;
     }
 }

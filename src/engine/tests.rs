@@ -1,5 +1,5 @@
 use super::*;
-use crate::policy::{Exclusive, ReaderPreferring, WriterPreferring};
+use crate::policy::{Exclusive, ReaderPreferring, Strict, WriterPreferring};
 
 #[test]
 fn sizes() {
@@ -143,6 +143,9 @@ fn deep_queue_spinners_hand_off_exactly() {
         assert_eq!((snap.readers, snap.writer, snap.queued_readers, snap.queued_writers), (0, false, 0, 0));
         assert!(lock.try_lock_exclusive(), "lock not free at the end");
     }
+    run::<Strict<Exclusive>>();
+    run::<Strict<PhaseFair>>();
+    run::<Strict<WriterPreferring>>();
     run::<Exclusive>();
     run::<PhaseFair>();
     run::<WriterPreferring>();
@@ -157,7 +160,7 @@ fn release_wakes_parked_waiters_near_the_front() {
     use std::sync::atomic::AtomicBool;
     use std::time::Instant;
     const WAITERS: usize = 4;
-    let lock = RawRwLock::<Exclusive>::new();
+    let lock = RawRwLock::<Strict<Exclusive>>::new();
     lock.lock_exclusive();
     let gate = AtomicBool::new(false);
     // (Checked after the scope: a failed check inside it would leave the
@@ -187,13 +190,13 @@ fn release_wakes_parked_waiters_near_the_front() {
             std::thread::sleep(Duration::from_millis(1));
         };
         // The release, done by hand to see whom it wakes.
-        let wake = lock.with_queue(|q| lock.transition(q, WRITER, 0, Cause::WriterReleased));
+        let wake = lock.with_queue(|q| lock.transition(q, WRITER, 0, Cause::WriterReleased, None));
         let woken: Vec<(Arc<Waiter>, bool, bool)> =
             wake.iter().map(|w| (w.clone(), w.is_granted(), w.is_awake())).collect();
         // Nothing new to wake while the new holder keeps the lock, but the
         // waiter beyond the budget.
         let mut again = WakeList::new();
-        lock.with_queue(|q| RawRwLock::<Exclusive>::prewake(q, &mut again));
+        lock.with_queue(|q| RawRwLock::<Strict<Exclusive>>::prewake(q, &mut again));
         waiter::wake_all(wake);
         waiter::wake_all(again.clone());
         gate.store(true, Ordering::Release);

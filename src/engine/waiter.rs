@@ -3,7 +3,7 @@
 
 use core::task::Waker;
 
-use crate::loom::{Arc, AtomicBool, AtomicU8, Mutex, Ordering, Thread};
+use crate::loom::{Arc, AtomicBool, AtomicU64, AtomicU8, Mutex, Ordering, Thread};
 
 /// What a waiter asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub(crate) const GRANTED: u8 = 1;
 pub(crate) const CV_WAITING: u8 = 2;
 /// Notified by a condition variable; re-acquiring the lock.
 pub(crate) const NOTIFIED: u8 = 3;
+/// Still queued, and woken by a release (default mode): the lock may be
+/// free for it, but it must take it itself, and may find it taken again.
+pub(crate) const WOKEN: u8 = 4;
 
 /// How to wake the party behind a waiter.
 pub(crate) enum WakeTarget {
@@ -47,6 +50,9 @@ pub(crate) struct Waiter {
     /// value costs one needless or one missed early wake-up, never a lost
     /// grant (a grant always wakes its waiter).
     awake: AtomicBool,
+    /// When this waiter passes the starvation bound (engine clock, ns): set
+    /// when it is queued, read with the queue lock held.
+    deadline: AtomicU64,
     pub(crate) kind: Kind,
     target: WakeTarget,
 }
@@ -57,6 +63,7 @@ impl Waiter {
         Arc::new(Waiter {
             state: AtomicU8::new(state),
             awake: AtomicBool::new(true),
+            deadline: AtomicU64::new(u64::MAX),
             kind,
             target: WakeTarget::Thread(crate::loom::current(), Mutex::new(Delegated::Open(Vec::new()))),
         })
@@ -69,6 +76,7 @@ impl Waiter {
             // Never cleared: a task is woken by its grant alone (an early
             // poll would only return `Pending`).
             awake: AtomicBool::new(true),
+            deadline: AtomicU64::new(u64::MAX),
             kind,
             target: WakeTarget::Task(Mutex::new(Some(waker.clone()))),
         })
@@ -91,6 +99,18 @@ impl Waiter {
     #[inline]
     pub(crate) fn set_state(&self, state: u8) {
         self.state.store(state, Ordering::Release);
+    }
+
+    /// When this waiter passes the starvation bound. Queue lock held.
+    #[inline]
+    pub(crate) fn deadline(&self) -> u64 {
+        self.deadline.load(Ordering::Relaxed)
+    }
+
+    /// Stamps the waiter as it joins a queue. Queue lock held.
+    #[inline]
+    pub(crate) fn set_deadline(&self, deadline: u64) {
+        self.deadline.store(deadline, Ordering::Relaxed);
     }
 
     /// A thread waiter announces that it is about to park.
