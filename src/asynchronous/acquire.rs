@@ -151,7 +151,8 @@ impl RawAcquire {
     /// use core::task::{Context, Waker};
     /// use rwlocker::{RawAcquire, RawRwLock};
     ///
-    /// let lock = RawRwLock::<rwlocker::PhaseFair>::new();
+    /// // (Strict hand-off, so that the release hands the lock over.)
+    /// let lock = RawRwLock::<rwlocker::Strict<rwlocker::PhaseFair>>::new();
     /// let mut cx = Context::from_waker(Waker::noop());
     /// assert!(lock.try_lock_exclusive());
     /// let mut timed = RawAcquire::write();

@@ -4,27 +4,24 @@
 //! # The state word
 //!
 //! ```text
-//!  31                         4   3        2         1        0
-//! +----------------------------+--------+---------+--------+--------+
-//! |        reader count        | WAKING | HANDOFF | QUEUED | WRITER |
-//! +----------------------------+--------+---------+--------+--------+
+//!  31                                   2   1        0
+//! +--------------------------------------+--------+--------+
+//! |            reader count              | QUEUED | WRITER |
+//! +--------------------------------------+--------+--------+
 //! ```
 //!
 //! * `WRITER`: the lock is held exclusively (a writer, or any holder under
 //!   [`Exclusive`](crate::Exclusive)).
 //! * `QUEUED`: the waiter queue is not empty, so every release takes the
-//!   slow path and looks at it.
-//! * `HANDOFF` (default mode only): the oldest queued waiter has waited
-//!   longer than the starvation bound. Until it is admitted the lock
-//!   follows the exact rules of `Strict<P>`: releases hand the lock over
-//!   directly and nobody overtakes.
-//! * `WAKING` (default mode only): a release woke queued waiters, and not
-//!   all of them have made their attempt yet; releases wake nobody else
-//!   meanwhile (no thundering herd).
+//!   slow path and looks at it. Only the holder of the queue lock changes it.
 //! * reader count: the readers holding the lock.
 //!
-//! `HANDOFF` and `WAKING` are only ever set together with `QUEUED`, and only
-//! the holder of the queue lock changes `QUEUED`, `HANDOFF` and `WAKING`.
+//! Everything else lives with the queue, under the queue lock: which queued
+//! waiters were woken and are on their way (while any are, releases wake
+//! nobody else: no thundering herd), and when the oldest waiter passes the
+//! starvation bound (also published for lock-free readers, see `Shared`).
+//! Keeping the word to two flags keeps the uncontended paths as short as
+//! they were (one comparison decides a reader's release).
 //!
 //! # The two hand-off modes (docs/SEMANTICS.md §2a)
 //!
@@ -40,13 +37,14 @@
 //! waiters the policy would admit (state `WOKEN`, still queued) and frees
 //! the lock; anyone the policy's class rule allows may take a free lock
 //! meanwhile, and a woken waiter that finds it taken waits again in its
-//! place. Invariant: a free lock with a non-empty queue has `WAKING` set
-//! (or a release or woken attempt is about to look at it). Every queued
-//! waiter carries the time it passes the bound; the queue's oldest
-//! deadline is published where arrivals read it without the queue lock,
-//! and every release (which, with waiters queued, takes the slow path)
-//! compares it with the clock: past it, the lock switches to exact
-//! hand-off (`HANDOFF`) until that waiter is in.
+//! place. Invariant: a free lock with a non-empty queue has a woken waiter
+//! on its way (or a release or woken attempt is about to look at it).
+//! Every queued waiter carries the time it passes the bound; the queue's
+//! oldest deadline is published where arrivals read it without the queue
+//! lock, and every release (which, with waiters queued, takes the slow
+//! path) compares it with the clock: past it, the lock hands off exactly,
+//! as under `Strict<P>`, and arrivals do not barge, until that waiter is in
+//! (while it waits it stays the oldest, so the check keeps saying so).
 //!
 //! # Fast and slow paths
 //!
@@ -75,9 +73,7 @@ use waiter::{wake_all, Kind, Waiter, WakeList, WAITING, WOKEN};
 
 const WRITER: u32 = 1;
 const QUEUED: u32 = 2;
-const HANDOFF: u32 = 4;
-const WAKING: u32 = 8;
-const READER: u32 = 16;
+const READER: u32 = 4;
 
 /// Most readers that may hold the lock at once; one more panics.
 #[cfg(not(any(loom, test)))]
@@ -448,11 +444,11 @@ impl<P: Policy> RawRwLock<P> {
     }
 
     /// Whether an arrival must follow the exact rules now (see [`admits`]):
-    /// always under `Strict<P>`; in the default mode while `HANDOFF` is set
-    /// or the oldest waiter is past the bound.
+    /// always under `Strict<P>`; in the default mode while the oldest
+    /// waiter is past the bound.
     #[inline]
     fn exact_now(&self, s: u32) -> bool {
-        P::STRICT || s & HANDOFF != 0 || (s & QUEUED != 0 && self.oldest_past_bound(now_ns()))
+        P::STRICT || (s & QUEUED != 0 && self.oldest_past_bound(now_ns()))
     }
 
     /// Takes a read lock if that is possible at once, without overtaking a
@@ -583,10 +579,9 @@ impl<P: Policy> RawRwLock<P> {
         }
         let prev = self.state.fetch_sub(READER, Ordering::Release);
         debug_assert!(readers(prev) > 0, "unlock_shared without a read lock");
-        // The last reader, with waiters behind: let the queue decide. (A
-        // reader release never sees `WRITER`; `HANDOFF` and `WAKING` only
-        // come with `QUEUED`.)
-        if prev.wrapping_sub(READER | QUEUED) <= HANDOFF | WAKING {
+        // (A reader release never sees `WRITER`.)
+        if prev == READER | QUEUED {
+            // The last reader, with waiters behind: let the queue decide.
             self.unlock_slow(0, 0, Cause::ReaderReleased);
         }
     }
@@ -907,7 +902,7 @@ impl<P: Policy> RawRwLock<P> {
         self.with_queue(|q| {
             let mut s = self.state.load(Ordering::Relaxed);
             loop {
-                let exact = P::STRICT || s & HANDOFF != 0 || q.front_deadline() <= now_ns();
+                let exact = P::STRICT || q.front_deadline() <= now_ns();
                 if !admits(P::KIND, kind, s, QueueView::exact(q), exact) {
                     return false;
                 }
@@ -930,7 +925,7 @@ impl<P: Policy> RawRwLock<P> {
         let now = if P::STRICT { 0 } else { now_ns() };
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            let exact = P::STRICT || s & HANDOFF != 0 || q.front_deadline() <= now;
+            let exact = P::STRICT || q.front_deadline() <= now;
             let exclusive = P::KIND == PolicyKind::Exclusive || waiter.kind == Kind::Write;
             let admit = admits(P::KIND, waiter.kind, s, QueueView::exact(q), exact)
                 && (exclusive || origin == Origin::Fresh || readers_fit(s, 1));
@@ -959,7 +954,7 @@ impl<P: Policy> RawRwLock<P> {
                     // wake-up on its way (it can be free here while a last
                     // reader is on its way to the queue lock, or when this
                     // arrival may not barge past a waiter over the bound).
-                    let wake = if !P::STRICT && is_free(s) && s & WAKING == 0 {
+                    let wake = if !P::STRICT && is_free(s) && q.woken == 0 {
                         self.transition(q, 0, 0, Cause::WaiterLeft, None)
                     } else {
                         WakeList::new()
@@ -1043,7 +1038,7 @@ impl<P: Policy> RawRwLock<P> {
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             let base = s - release + acquire;
-            let exact = P::STRICT || s & HANDOFF != 0 || q.front_deadline() <= now;
+            let exact = P::STRICT || q.front_deadline() <= now;
             let mut grant = plan(P::KIND, base, q.readers, q.writers, cause);
             if grant == Grant::Readers && !readers_fit(base, q.readers as u32) {
                 // Absurdly many readers: the queued ones wait for some to leave.
@@ -1058,27 +1053,17 @@ impl<P: Policy> RawRwLock<P> {
             } else {
                 Act::Nothing
             };
-            let preview = q.preview(if act == Act::Grant { grant } else { Grant::Nobody });
+            let granted = if act == Act::Grant { q.admitted_by(grant) } else { 0 };
             let mut new = match (act, grant) {
-                (Act::Grant, Grant::Readers) => base + preview.granted as u32 * READER,
+                (Act::Grant, Grant::Readers) => base + granted as u32 * READER,
                 (Act::Grant, _) => base | WRITER,
                 _ => base,
             };
-            let left = q.len() - preview.granted;
-            let woken = match act {
-                Act::Grant => q.woken - preview.woken,
-                Act::Wake => 1, // at least one is about to be woken
-                Act::Nothing => q.woken,
-            };
-            new &= !(QUEUED | HANDOFF | WAKING);
+            let left = q.len() - granted;
             if left > 0 {
                 new |= QUEUED;
-                if !P::STRICT && preview.next_deadline <= now {
-                    new |= HANDOFF;
-                }
-                if woken > 0 {
-                    new |= WAKING;
-                }
+            } else {
+                new &= !QUEUED;
             }
             match self.state.compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => {
@@ -1094,7 +1079,6 @@ impl<P: Policy> RawRwLock<P> {
                         (Act::Grant, Grant::FirstWriter) => q.grant_first_writer(&mut wake),
                         (Act::Grant, Grant::Front) => q.grant_front(&mut wake),
                     }
-                    debug_assert_eq!(q.woken, woken, "woken count out of step");
                     if let Some(m) = me {
                         // The attempt's own grant needs no wake-up.
                         if let Some(i) = wake.iter().position(|w| Arc::ptr_eq(w, m)) {

@@ -30,18 +30,6 @@ impl Default for Queue {
     }
 }
 
-/// What granting a [`Grant`] would do, computed before the state word is
-/// updated (so that the update is one compare-and-swap).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Preview {
-    /// How many waiters it admits.
-    pub(crate) granted: usize,
-    /// How many of those are in state `WOKEN`.
-    pub(crate) woken: usize,
-    /// The deadline of the oldest waiter left behind (`u64::MAX`: none).
-    pub(crate) next_deadline: u64,
-}
-
 impl Queue {
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
@@ -121,26 +109,13 @@ impl Queue {
         }
     }
 
-    /// What granting `grant` would do.
-    pub(crate) fn preview(&self, grant: Grant) -> Preview {
-        let one = |i: Option<usize>| {
-            let Some(i) = i else { return Preview { granted: 0, woken: 0, next_deadline: self.front_deadline() } };
-            let next = if i == 0 { self.waiters.get(1) } else { self.waiters.front() };
-            Preview {
-                granted: 1,
-                woken: usize::from(self.waiters[i].state() == WOKEN),
-                next_deadline: next.map_or(u64::MAX, |w| w.deadline()),
-            }
-        };
+    /// How many waiters granting `grant` would admit.
+    pub(crate) fn admitted_by(&self, grant: Grant) -> usize {
         match grant {
-            Grant::Nobody => one(None),
-            Grant::FirstWriter => one(self.first_writer()),
-            Grant::Front => one(Some(0).filter(|_| !self.is_empty())),
-            Grant::Readers => Preview {
-                granted: self.readers,
-                woken: self.waiters.iter().filter(|w| w.kind == Kind::Read && w.state() == WOKEN).count(),
-                next_deadline: self.first_writer().map_or(u64::MAX, |i| self.waiters[i].deadline()),
-            },
+            Grant::Nobody => 0,
+            Grant::Readers => self.readers,
+            Grant::FirstWriter => usize::from(self.writers > 0),
+            Grant::Front => usize::from(!self.is_empty()),
         }
     }
 
