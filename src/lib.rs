@@ -29,7 +29,7 @@
 //! | [`ReentrantRwLock<T, P>`](ReentrantRwLock) | threads. The write owner may take `write` and `read` again |
 //! | [`AsyncRwLock<T, P>`](AsyncRwLock), [`AsyncMutex<T>`](AsyncMutex) | tasks on any executor, plus `read_blocking` / `write_blocking` for synchronous code |
 //! | [`RwCondvar`], [`AsyncRwCondvar`] | waiting on a condition with a read guard **or** a write guard |
-//! | [`RawRwLock<P>`](RawRwLock) | the engine. With the default `lock_api` feature it implements `lock_api` 0.4 `RawRwLock`, `RawRwLockDowngrade`, `RawRwLockTimed` and `RawMutex` |
+//! | [`RawRwLock<P>`](RawRwLock) | the engine. It implements `lock_api`'s `RawRwLock`, `RawRwLockDowngrade`, `RawRwLockTimed`, `RawMutex` and `RawMutexTimed`: 0.4 with the default `lock_api` feature, 0.5 (and `RawCondvar`) with `lock_api_05` ([`lock_api_impl`]) |
 //!
 //! # Choosing a policy
 //!
@@ -203,7 +203,7 @@ mod asynchronous;
 mod blocking;
 mod condvar;
 pub mod engine;
-#[cfg(all(feature = "lock_api", not(loom)))]
+#[cfg(all(any(feature = "lock_api", feature = "lock_api_05"), not(loom)))]
 pub mod lock_api_impl;
 mod policy;
 

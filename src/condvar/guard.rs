@@ -92,6 +92,21 @@ impl<T: ?Sized, P: Policy> sealed::Sealed for RwLockWriteGuard<'_, T, P> {
 }
 impl<T: ?Sized, P: Policy> CondvarGuard for RwLockWriteGuard<'_, T, P> {}
 
+/// The write lock of a raw lock, held by code that manages locking itself
+/// (the `lock_api` 0.5 condvar). Whoever builds one asserts that the lock is
+/// held exclusively for as long as the value is waited with.
+#[cfg(all(feature = "lock_api_05", not(loom)))]
+pub(crate) struct RawWriteHeld<'a, P: Policy>(pub(crate) &'a RawRwLock<P>);
+
+#[cfg(all(feature = "lock_api_05", not(loom)))]
+impl<P: Policy> sealed::Sealed for RawWriteHeld<'_, P> {
+    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+        (self.0, Kind::Write)
+    }
+}
+#[cfg(all(feature = "lock_api_05", not(loom)))]
+impl<P: Policy> CondvarGuard for RawWriteHeld<'_, P> {}
+
 #[cold]
 #[inline(never)]
 #[track_caller]

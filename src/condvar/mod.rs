@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 pub use async_cv::{AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, RawCondvarWait};
 pub use guard::CondvarGuard;
+#[cfg(all(feature = "lock_api_05", not(loom)))]
+pub(crate) use guard::RawWriteHeld;
 use guard::WaitLock;
 
 use crate::engine::waiter::{wake_all, Waiter, CV_WAITING, NOTIFIED};
