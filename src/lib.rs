@@ -214,7 +214,7 @@ pub use asynchronous::{
 };
 pub use blocking::reentrant::{ReentrantRwLock, ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
 pub use blocking::rwlock::{
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
 pub use condvar::{
     AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, CondvarGuard, RawCondvarWait, RwCondvar, WaitTimeoutResult,

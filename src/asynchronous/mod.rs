@@ -96,6 +96,24 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
         self.write()
     }
 
+    /// The exclusive entry with a guard that keeps the `Arc`, for code
+    /// written against a mutex: the same as [`write_owned`](Self::write_owned).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Arc;
+    ///
+    /// let m = Arc::new(rwlocker::AsyncMutex::new(1));
+    /// let mut g = m.clone().lock_owned().await; // no borrow of `m`
+    /// *g += 1;
+    /// drop(g);
+    /// assert_eq!(*m.lock().await, 2);
+    /// # });
+    /// ```
+    pub fn lock_owned(self: Arc<Self>) -> OwnedAsyncRwLockWriteFuture<T, P> {
+        self.write_owned()
+    }
+
     /// Waits for a read lock whose guard keeps the `Arc` (no lifetime).
     pub fn read_owned(self: Arc<Self>) -> OwnedAsyncRwLockReadFuture<T, P> {
         OwnedAsyncRwLockReadFuture { lock: Some(self), acquire: Acquire::new(Kind::Read) }
@@ -117,6 +135,33 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
     pub fn try_write(&self) -> Option<AsyncRwLockWriteGuard<'_, T, P>> {
         // SAFETY: the write lock is held when `try_lock_exclusive` returns true.
         self.raw.try_lock_exclusive().then(|| unsafe { AsyncRwLockWriteGuard::new(self) })
+    }
+
+    /// The exclusive entry without waiting, for code written against a
+    /// mutex: the same as [`try_write`](Self::try_write).
+    ///
+    /// ```
+    /// let m = rwlocker::AsyncMutex::new(1);
+    /// let g = m.try_lock().expect("free");
+    /// assert!(m.try_lock().is_none());
+    /// drop(g);
+    /// assert!(m.try_lock().is_some());
+    /// ```
+    pub fn try_lock(&self) -> Option<AsyncRwLockWriteGuard<'_, T, P>> {
+        self.try_write()
+    }
+
+    /// The exclusive entry for synchronous code, blocking the calling
+    /// thread: the same as [`write_blocking`](Self::write_blocking). Do not
+    /// call it from async code.
+    ///
+    /// ```
+    /// let m = rwlocker::AsyncMutex::new(1);
+    /// *m.lock_blocking() += 1;
+    /// assert_eq!(*m.lock_blocking(), 2);
+    /// ```
+    pub fn lock_blocking(&self) -> AsyncRwLockWriteGuard<'_, T, P> {
+        self.write_blocking()
     }
 
     /// Blocks the calling thread until a read lock is held: for synchronous

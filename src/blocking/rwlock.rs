@@ -50,6 +50,21 @@ pub struct RwLock<T: ?Sized, P: Policy = PhaseFair> {
 /// ```
 pub type Mutex<T> = RwLock<T, Exclusive>;
 
+/// The guard of [`Mutex::lock`](RwLock::lock): a write guard of a
+/// [`Mutex`].
+///
+/// ```
+/// use rwlocker::{Mutex, MutexGuard};
+///
+/// fn bump(g: &mut MutexGuard<'_, u32>) {
+///     **g += 1;
+/// }
+/// let m = Mutex::new(0);
+/// bump(&mut m.lock());
+/// assert_eq!(*m.lock(), 1);
+/// ```
+pub type MutexGuard<'a, T> = RwLockWriteGuard<'a, T, Exclusive>;
+
 // SAFETY: the lock owns a `T`; moving it to another thread moves the `T`.
 unsafe impl<T: ?Sized + Send, P: Policy> Send for RwLock<T, P> {}
 // SAFETY: writers get `&mut T` (needs `T: Send`); under a sharing policy
@@ -97,6 +112,54 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     #[inline]
     pub fn lock(&self) -> RwLockWriteGuard<'_, T, P> {
         self.write()
+    }
+
+    /// The exclusive entry without waiting, for code written against a
+    /// mutex: the same as [`try_write`](Self::try_write). It fails while the
+    /// lock is held or anyone waits for it.
+    ///
+    /// ```
+    /// let m = rwlocker::Mutex::new(1);
+    /// let g = m.try_lock().expect("free");
+    /// assert!(m.try_lock().is_none());
+    /// drop(g);
+    /// assert_eq!(*m.try_lock().unwrap(), 1);
+    /// ```
+    #[inline]
+    pub fn try_lock(&self) -> Option<RwLockWriteGuard<'_, T, P>> {
+        self.try_write()
+    }
+
+    /// The exclusive entry, waiting up to `timeout`: the same as
+    /// [`try_write_for`](Self::try_write_for).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let m = rwlocker::Mutex::new(1);
+    /// let g = m.lock();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(m.try_lock_for(Duration::from_millis(5)).is_none()));
+    /// });
+    /// drop(g);
+    /// assert!(m.try_lock_for(Duration::from_millis(5)).is_some());
+    /// ```
+    pub fn try_lock_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T, P>> {
+        self.try_write_for(timeout)
+    }
+
+    /// The exclusive entry, waiting until `deadline`: the same as
+    /// [`try_write_until`](Self::try_write_until).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let m = rwlocker::Mutex::new(1);
+    /// *m.try_lock_until(Instant::now() + Duration::from_millis(5)).unwrap() += 1;
+    /// assert_eq!(*m.lock(), 2);
+    /// ```
+    pub fn try_lock_until(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, T, P>> {
+        self.try_write_until(deadline)
     }
 
     /// A read lock if one is available at once, without overtaking a waiter

@@ -1,0 +1,129 @@
+//! The API users reach for when porting from std, parking_lot and tokio:
+//! mutex names, upgrade, `Arc` guards, mapping, and condvar waits that keep
+//! the guard.
+
+mod common;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rwlocker::{AsyncMutex, AsyncRwLock, Exclusive, Mutex, MutexGuard, PhaseFair, RwLock, Strict};
+
+const SHORT: Duration = Duration::from_millis(10);
+
+/// Spins (with a deadline) until `cond` holds.
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
+        thread::yield_now();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mutex names
+// ---------------------------------------------------------------------------
+
+fn mutex_names<P: rwlocker::Policy>()
+where
+    P::Shared<u32>: Sync,
+{
+    let m: RwLock<u32, P> = RwLock::new(0);
+    let g = m.try_lock().expect("free");
+    assert!(m.is_locked_exclusive(), "try_lock is exclusive");
+    assert!(m.try_lock().is_none());
+    thread::scope(|s| {
+        s.spawn(|| {
+            assert!(m.try_lock_for(SHORT).is_none());
+            assert!(m.try_lock_until(Instant::now() + SHORT).is_none());
+        });
+    });
+    drop(g);
+    *m.try_lock_for(SHORT).expect("free") += 1;
+    *m.try_lock_until(Instant::now() + SHORT).expect("free") += 1;
+    assert!(!m.is_locked());
+    assert_eq!(m.into_inner(), 2);
+}
+
+#[test]
+fn mutex_try_lock_forms() {
+    mutex_names::<Exclusive>();
+    mutex_names::<Strict<Exclusive>>();
+    mutex_names::<PhaseFair>();
+}
+
+#[test]
+fn mutex_try_lock_is_exclusive_under_a_sharing_policy() {
+    let lock: RwLock<u32> = RwLock::new(0);
+    let r = lock.read();
+    assert!(lock.try_lock().is_none(), "a reader holds: the exclusive entry fails");
+    assert!(lock.try_lock_for(SHORT).is_none());
+    drop(r);
+    assert!(lock.try_lock().is_some());
+}
+
+#[test]
+fn mutex_timed_lock_waits_for_the_holder() {
+    let m = Mutex::new(0);
+    for until in [false, true] {
+        let g = m.lock();
+        thread::scope(|s| {
+            s.spawn(|| {
+                let long = Duration::from_secs(3600);
+                let got = if until { m.try_lock_until(Instant::now() + long) } else { m.try_lock_for(long) };
+                *got.expect("granted when the holder leaves") += 1;
+            });
+            eventually("the timed locker queued", || m.raw().state_snapshot().queued_writers == 1);
+            drop(g);
+        });
+    }
+    assert_eq!(m.into_inner(), 2);
+}
+
+#[test]
+fn mutex_guard_alias() {
+    fn add(g: &mut MutexGuard<'_, Vec<u8>>, v: u8) {
+        g.push(v);
+    }
+    let m = Mutex::new(Vec::new());
+    add(&mut m.lock(), 1);
+    add(&mut m.try_lock().unwrap(), 2);
+    assert_eq!(*m.lock(), [1, 2]);
+}
+
+#[test]
+fn async_mutex_names() {
+    let m = Arc::new(AsyncMutex::new(0u32));
+    let g = m.try_lock().expect("free");
+    assert!(m.is_locked_exclusive());
+    assert!(m.try_lock().is_none());
+    drop(g);
+    *m.lock_blocking() += 1;
+    assert!(!m.is_locked());
+    futures::executor::block_on(async {
+        let mut g = m.clone().lock_owned().await;
+        assert!(m.try_lock().is_none(), "lock_owned holds the lock exclusively");
+        *g += 1;
+    });
+    assert!(!m.is_locked());
+    // lock_blocking waits for a holder on another thread.
+    let g = m.try_lock().unwrap();
+    let m2 = m.clone();
+    let t = thread::spawn(move || *m2.lock_blocking() += 1);
+    eventually("the blocking locker queued", || m.raw().state_snapshot().queued_writers == 1);
+    drop(g);
+    common::within("lock_blocking after the release", Duration::from_secs(10), move || t.join().unwrap());
+    assert_eq!(*m.try_lock().unwrap(), 3);
+    // Under a sharing policy the names are still the exclusive entry.
+    let lock = Arc::new(AsyncRwLock::<u32>::new(0));
+    let r = lock.try_read().unwrap();
+    assert!(lock.try_lock().is_none(), "a reader holds");
+    drop(r);
+    let w = futures::executor::block_on(lock.clone().lock_owned());
+    assert!(lock.try_read().is_none(), "lock_owned is exclusive");
+    drop(w);
+    let w = lock.lock_blocking();
+    assert!(lock.try_read().is_none(), "lock_blocking is exclusive");
+    drop(w);
+}
