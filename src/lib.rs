@@ -160,8 +160,12 @@
 //!   alive.
 //! * **No reentrancy for async tasks.** A task has no portable identity.
 //! * **Guards are `Send` where the engine allows** (see above).
-//! * **No upgradable reads.** Take the write lock and check again, or use
-//!   parking_lot or async-lock.
+//! * **Upgrade only when no rule objects.**
+//!   [`try_upgrade`](RwLockReadGuard::try_upgrade) turns the sole reader's
+//!   guard into a write guard when a `try_write` would succeed were that
+//!   reader gone, and otherwise returns the read guard. It never waits. There
+//!   is no upgradable read mode that excludes other upgraders: take the write
+//!   lock and check again, or use parking_lot or async-lock.
 //! * A mapped write guard has no `downgrade` (tokio#3344).
 //! * Under [`Exclusive`], `read()` exists and is exclusive, and `downgrade`
 //!   keeps the lock exclusive.
@@ -175,7 +179,7 @@
 //! | Condvar for RwLock guards | read and write, sync and async, `notify(n)` | no | no | no | no |
 //! | Reentrant write lock | yes | no | no (`ReentrantMutex`) | no | no |
 //! | Timed blocking acquire | yes | no | yes | – | no |
-//! | Upgradable read | no | no | **yes** | no | **yes** |
+//! | Upgradable read | `try_upgrade` of the sole reader | no | **yes** | no | **yes** |
 //! | Poisoning | no | **yes** | no | no | no |
 //! | `no_std` | no | no | `lock_api` | no | **yes** |
 //! | Lock size, `<()>` on x86_64 | 16 B | 12 B | **8 B** | 48 B | 40 B |

@@ -127,3 +127,91 @@ fn async_mutex_names() {
     assert!(lock.try_read().is_none(), "lock_blocking is exclusive");
     drop(w);
 }
+
+// ---------------------------------------------------------------------------
+// Upgrade
+// ---------------------------------------------------------------------------
+
+fn upgrade_rules<P: rwlocker::Policy>()
+where
+    P::Shared<u32>: Sync,
+{
+    use rwlocker::{PolicyKind, RwLockReadGuard};
+    let lock: RwLock<u32, P> = RwLock::new(0);
+
+    // The sole reader, nobody queued: succeeds, and the lock is exclusive.
+    let mut w = RwLockReadGuard::try_upgrade(lock.read()).expect("the only reader");
+    *w += 1;
+    assert!(lock.is_locked_exclusive());
+    assert!(lock.try_read().is_none());
+    drop(w);
+    assert!(!lock.is_locked(), "the upgraded guard releases the write lock");
+
+    if P::KIND == PolicyKind::Exclusive {
+        return; // a read guard is exclusive: there is never a second reader
+    }
+    // Two readers: fails, and both still read.
+    let (r1, r2) = (lock.read(), lock.read());
+    let r1 = RwLockReadGuard::try_upgrade(r1).expect_err("another reader holds");
+    assert_eq!(lock.raw().state_snapshot().readers, 2);
+    drop(r2);
+
+    // The sole reader with a writer queued behind it: fails under every
+    // policy (a try_write would fail too), and the writer goes next.
+    thread::scope(|s| {
+        s.spawn(|| *lock.write() += 10);
+        eventually("the writer queued", || lock.raw().state_snapshot().queued_writers == 1);
+        let r1 = RwLockReadGuard::try_upgrade(r1).expect_err("a writer waits");
+        assert_eq!(*r1, 1);
+        drop(r1);
+    });
+    assert_eq!(*lock.read(), 11);
+}
+
+#[test]
+fn upgrade_only_when_try_write_would_succeed() {
+    upgrade_rules::<PhaseFair>();
+    upgrade_rules::<rwlocker::ReaderPreferring>();
+    upgrade_rules::<rwlocker::WriterPreferring>();
+    upgrade_rules::<Exclusive>();
+    upgrade_rules::<Strict<PhaseFair>>();
+}
+
+#[test]
+fn upgrade_async_and_owned() {
+    use rwlocker::{AsyncRwLockReadGuard, OwnedAsyncRwLockReadGuard};
+    futures::executor::block_on(async {
+        let lock = Arc::new(AsyncRwLock::<u32>::new(0));
+        let r = lock.read().await;
+        let other = lock.read().await;
+        let r = AsyncRwLockReadGuard::try_upgrade(r).expect_err("two readers");
+        drop(other);
+        let mut w = AsyncRwLockReadGuard::try_upgrade(r).expect("the only reader");
+        *w += 1;
+        assert!(lock.try_read().is_none());
+        drop(w);
+
+        let r = lock.clone().read_owned().await;
+        let other = lock.try_read().unwrap();
+        let r = OwnedAsyncRwLockReadGuard::try_upgrade(r).expect_err("two readers");
+        drop(other);
+        let mut w = OwnedAsyncRwLockReadGuard::try_upgrade(r).expect("the only reader");
+        *w += 1;
+        assert!(lock.try_read().is_none());
+        drop(w);
+        assert!(!lock.is_locked());
+
+        // A queued writer (a pending future) blocks the upgrade.
+        let r = lock.read().await;
+        let mut writer = common::Polled::new(Box::pin(lock.write()));
+        assert!(writer.poll().is_pending());
+        let r = AsyncRwLockReadGuard::try_upgrade(r).expect_err("a writer waits");
+        drop(r);
+        assert!(writer.is_woken());
+        match writer.poll() {
+            std::task::Poll::Ready(mut g) => *g += 1,
+            std::task::Poll::Pending => panic!("the writer goes next"),
+        }
+        assert_eq!(*lock.read().await, 3);
+    });
+}

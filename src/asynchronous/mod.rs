@@ -441,6 +441,35 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
     }
 }
 
+impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
+    /// Turns this read lock into the write lock if that breaks no policy
+    /// rule (this guard is the only reader and a `try_write` would succeed
+    /// were it gone); otherwise returns the guard, still reading. See
+    /// [`RwLockReadGuard::try_upgrade`](crate::RwLockReadGuard::try_upgrade).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use rwlocker::{AsyncRwLock, AsyncRwLockReadGuard};
+    ///
+    /// let lock = AsyncRwLock::<u32>::new(0);
+    /// let r = lock.read().await;
+    /// let mut w = AsyncRwLockReadGuard::try_upgrade(r).expect("the only reader");
+    /// *w += 1;
+    /// # });
+    /// ```
+    pub fn try_upgrade(this: Self) -> Result<AsyncRwLockWriteGuard<'a, T, P>, Self> {
+        // SAFETY: the guard holds a read lock of this lock.
+        if unsafe { this.lock.raw.try_upgrade() } {
+            let lock = Self::into_lock(this);
+            // SAFETY: the read lock became the write lock, which passes to
+            // the new guard.
+            Ok(unsafe { AsyncRwLockWriteGuard::new(lock) })
+        } else {
+            Err(this)
+        }
+    }
+}
+
 impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
     /// Gives up the guard without releasing the lock; returns the lock.
     pub(crate) fn into_lock(this: Self) -> &'a AsyncRwLock<T, P> {
@@ -469,6 +498,38 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockReadGuard<T, P> {
         let mut this = ManuallyDrop::new(this);
         // SAFETY: `this` is never dropped, so the `Arc` is moved out once.
         unsafe { ManuallyDrop::take(&mut this.lock) }
+    }
+}
+
+impl<T: ?Sized, P: Policy> OwnedAsyncRwLockReadGuard<T, P> {
+    /// Turns this read lock into the write lock if that breaks no policy
+    /// rule; otherwise returns the guard, still reading. See
+    /// [`RwLockReadGuard::try_upgrade`](crate::RwLockReadGuard::try_upgrade).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Arc;
+    /// use rwlocker::{AsyncRwLock, OwnedAsyncRwLockReadGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::<u32>::new(0));
+    /// let r = lock.clone().read_owned().await;
+    /// let other = lock.try_read().unwrap();
+    /// let r = OwnedAsyncRwLockReadGuard::try_upgrade(r).unwrap_err(); // two readers
+    /// drop(other);
+    /// let mut w = OwnedAsyncRwLockReadGuard::try_upgrade(r).expect("the only reader");
+    /// *w += 1;
+    /// # });
+    /// ```
+    pub fn try_upgrade(this: Self) -> Result<OwnedAsyncRwLockWriteGuard<T, P>, Self> {
+        // SAFETY: the guard holds a read lock of this lock.
+        if unsafe { this.lock.raw.try_upgrade() } {
+            let lock = Self::into_lock(this);
+            // SAFETY: the read lock became the write lock, which passes to
+            // the new guard.
+            Ok(unsafe { OwnedAsyncRwLockWriteGuard::new(lock) })
+        } else {
+            Err(this)
+        }
     }
 }
 

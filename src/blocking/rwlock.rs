@@ -285,6 +285,44 @@ impl<'a, T: ?Sized, P: Policy> RwLockReadGuard<'a, T, P> {
     pub fn rwlock(this: &Self) -> &'a RwLock<T, P> {
         this.lock
     }
+
+    /// Turns this read lock into the write lock if that breaks no policy
+    /// rule: this guard is the **only reader** and a
+    /// [`try_write`](RwLock::try_write) would succeed were it gone (no
+    /// writer waits, nobody is queued). Otherwise returns the guard, still
+    /// reading. Under [`Exclusive`] a read guard already is exclusive, so the
+    /// upgrade always succeeds.
+    ///
+    /// It never waits, so two readers that both try cannot deadlock; a
+    /// reader that must write when this fails drops its guard, takes
+    /// [`write`](RwLock::write), and checks its condition again.
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::<Vec<u32>>::new(vec![]);
+    /// let r = lock.read();
+    /// if r.is_empty() {
+    ///     let mut w = RwLockReadGuard::try_upgrade(r).expect("the only reader");
+    ///     w.push(1);
+    /// }
+    /// let (r1, r2) = (lock.read(), lock.read());
+    /// let r1 = RwLockReadGuard::try_upgrade(r1).unwrap_err(); // another reader holds
+    /// assert_eq!(*r1, [1]);
+    /// # drop(r2);
+    /// ```
+    pub fn try_upgrade(this: Self) -> Result<RwLockWriteGuard<'a, T, P>, Self> {
+        // SAFETY: the guard holds a read lock of this lock.
+        if unsafe { this.lock.raw.try_upgrade() } {
+            let lock = this.lock;
+            core::mem::forget(this);
+            // SAFETY: the read lock became the write lock; the forgotten
+            // guard will not release it, the new one will.
+            Ok(unsafe { lock.write_guard() })
+        } else {
+            Err(this)
+        }
+    }
 }
 
 impl<'a, T: ?Sized, P: Policy> RwLockWriteGuard<'a, T, P> {
