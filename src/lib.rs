@@ -25,9 +25,9 @@
 //!
 //! | Type | For |
 //! |---|---|
-//! | [`RwLock<T, P>`](RwLock), [`Mutex<T>`](Mutex) | threads. `read`, `write`, `lock`, `try_*`, `try_*_for` / `_until`, [`downgrade`](RwLockWriteGuard::downgrade), `map` |
+//! | [`RwLock<T, P>`](RwLock), [`Mutex<T>`](Mutex) | threads. `read`, `write`, `lock`, `try_*`, `try_*_for` / `_until`, [`downgrade`](RwLockWriteGuard::downgrade), [`try_upgrade`](RwLockReadGuard::try_upgrade), `map`; `read_arc` / `write_arc` (and their `try_` forms) for guards that keep an `Arc` |
 //! | [`ReentrantRwLock<T, P>`](ReentrantRwLock) | threads. The write owner may take `write` and `read` again |
-//! | [`AsyncRwLock<T, P>`](AsyncRwLock), [`AsyncMutex<T>`](AsyncMutex) | tasks on any executor, plus `read_blocking` / `write_blocking` for synchronous code |
+//! | [`AsyncRwLock<T, P>`](AsyncRwLock), [`AsyncMutex<T>`](AsyncMutex) | tasks on any executor: borrowed and owned (`Arc`) guards, plus `read_blocking` / `write_blocking` for synchronous code |
 //! | [`RwCondvar`], [`AsyncRwCondvar`] | waiting on a condition with a read guard **or** a write guard |
 //! | [`RawRwLock<P>`](RawRwLock) | the engine. It implements `lock_api`'s `RawRwLock`, `RawRwLockDowngrade`, `RawRwLockTimed`, `RawMutex` and `RawMutexTimed`: 0.4 with the default `lock_api` feature, 0.5 (and `RawCondvar`) with `lock_api_05` ([`lock_api_impl`]) |
 //!
@@ -216,6 +216,7 @@ pub use asynchronous::{
     AsyncRwLockWriteGuard, OwnedAsyncRwLockReadFuture, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteFuture,
     OwnedAsyncRwLockWriteGuard, RawAcquire,
 };
+pub use blocking::arc::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
 pub use blocking::reentrant::{ReentrantRwLock, ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
 pub use blocking::rwlock::{
     MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,

@@ -215,3 +215,161 @@ fn upgrade_async_and_owned() {
         assert_eq!(*lock.read().await, 3);
     });
 }
+
+// ---------------------------------------------------------------------------
+// Arc guards
+// ---------------------------------------------------------------------------
+
+#[test]
+fn arc_guards_lock_and_release() {
+    use rwlocker::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
+    let lock = Arc::new(RwLock::<u32>::new(0));
+
+    let (r1, r2) = (lock.read_arc(), lock.try_read_arc().expect("readers share"));
+    assert_eq!(lock.raw().state_snapshot().readers, 2);
+    assert!(lock.try_write_arc().is_none());
+    assert!(lock.try_write_arc_for(SHORT).is_none());
+    assert!(lock.try_write_arc_until(Instant::now() + SHORT).is_none());
+    assert!(Arc::ptr_eq(ArcRwLockReadGuard::rwlock(&r1), &lock));
+    assert_eq!(Arc::strong_count(&lock), 3);
+    // The guards move to another thread (no borrow of `lock`).
+    thread::spawn(move || drop((r1, r2))).join().unwrap();
+    assert!(!lock.is_locked());
+    assert_eq!(Arc::strong_count(&lock), 1, "the guards gave their Arc back");
+
+    let mut w = lock.write_arc();
+    assert!(lock.try_read_arc().is_none());
+    assert!(lock.try_read_arc_for(SHORT).is_none());
+    assert!(lock.try_read_arc_until(Instant::now() + SHORT).is_none());
+    *w += 1;
+    let w = thread::spawn(move || {
+        let mut w = w;
+        *w += 1;
+        w
+    })
+    .join()
+    .unwrap();
+    // Downgrade keeps writers out; upgrade of the sole reader succeeds.
+    let r = ArcRwLockWriteGuard::downgrade(w);
+    assert!(lock.try_write().is_none());
+    assert!(lock.try_read().is_some());
+    let mut w = ArcRwLockReadGuard::try_upgrade(r).expect("the only reader");
+    *w += 1;
+    assert!(lock.try_read().is_none());
+    drop(w);
+    assert_eq!(*lock.try_read_arc_for(SHORT).unwrap(), 3);
+    *lock.try_write_arc_until(Instant::now() + SHORT).unwrap() += 1;
+    *lock.try_write_arc_for(SHORT).unwrap() += 1;
+    assert_eq!(*lock.try_read_arc_until(Instant::now() + SHORT).unwrap(), 5);
+    assert!(!lock.is_locked());
+    assert_eq!(Arc::strong_count(&lock), 1);
+}
+
+#[test]
+fn arc_guard_timed_forms_wait_for_the_holder() {
+    let lock = Arc::new(RwLock::<u32>::new(0));
+    let w = lock.write_arc();
+    let l = lock.clone();
+    let t = thread::spawn(move || {
+        let long = Duration::from_secs(3600);
+        let r = l.try_read_arc_for(long).expect("granted");
+        drop(r);
+        *l.try_write_arc_until(Instant::now() + long).expect("granted") += 1;
+    });
+    eventually("the reader queued", || lock.raw().state_snapshot().queued_readers == 1);
+    drop(w);
+    common::within("the timed Arc guards", Duration::from_secs(10), move || t.join().unwrap());
+    assert_eq!(*lock.read(), 1);
+}
+
+#[test]
+fn arc_guards_are_send_where_the_lock_is_sync() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Sync>(_: &T) {}
+    // Under Exclusive, `T: Send` suffices (a `Cell` is not `Sync`).
+    let m = Arc::new(Mutex::new(std::cell::Cell::new(1)));
+    let g = m.write_arc();
+    send(&g);
+    drop(g);
+    let lock = Arc::new(RwLock::<u32>::new(1));
+    let (r, w) = (lock.read_arc(), ());
+    send(&r);
+    sync(&r);
+    drop((r, w));
+    let w = lock.write_arc();
+    send(&w);
+    sync(&w);
+}
+
+#[test]
+fn condvar_with_arc_guards() {
+    use rwlocker::RwCondvar;
+    let lock = Arc::new(RwLock::<u32>::new(0));
+    let cv = Arc::new(RwCondvar::new());
+    let mut handles = Vec::new();
+    for write in [false, true] {
+        let (lock, cv) = (lock.clone(), cv.clone());
+        handles.push(thread::spawn(move || {
+            if write {
+                let mut g = lock.write_arc();
+                cv.wait_while(&mut g, |v| *v == 0);
+                assert!(lock.is_locked_exclusive(), "the write lock is held again");
+                *g += 10;
+            } else {
+                let mut g = lock.read_arc();
+                let r = cv.wait_while_for(&mut g, |v| *v == 0, Duration::from_secs(3600));
+                assert!(!r.timed_out());
+                assert!(*g >= 1);
+                assert!(lock.raw().state_snapshot().readers >= 1, "a read lock is held again");
+            }
+        }));
+    }
+    eventually("both waiters registered", || format!("{cv:?}").contains("waiters: 2"));
+    assert!(!lock.is_locked(), "the waiters released their Arc guards' locks");
+    *lock.write_arc() = 1;
+    assert_eq!(cv.notify_all(), 2);
+    common::within("the Arc guard waiters", Duration::from_secs(10), move || {
+        for h in handles {
+            h.join().unwrap();
+        }
+    });
+    assert_eq!(*lock.read(), 11);
+}
+
+#[test]
+fn async_try_owned() {
+    use rwlocker::{AsyncRwCondvar, OwnedAsyncRwLockReadGuard};
+    let lock = Arc::new(AsyncRwLock::<u32>::new(0));
+    let r = lock.clone().try_read_owned().expect("free");
+    let r2 = lock.clone().try_read_owned().expect("readers share");
+    assert!(lock.clone().try_write_owned().is_none());
+    assert_eq!(Arc::strong_count(&lock), 3, "a failed try dropped its Arc");
+    drop((r, r2));
+    let mut w = lock.clone().try_write_owned().expect("free");
+    assert!(lock.clone().try_read_owned().is_none());
+    assert!(lock.clone().try_write_owned().is_none());
+    *w += 1;
+    drop(w);
+    assert!(!lock.is_locked());
+    assert_eq!(Arc::strong_count(&lock), 1);
+
+    // They wait on the async condvar like the other owned guards.
+    let cv = Arc::new(AsyncRwCondvar::new());
+    common::within("the owned condvar wait", Duration::from_secs(10), move || {
+        futures::executor::block_on(async {
+            let waiter = async {
+                let g: OwnedAsyncRwLockReadGuard<u32> = lock.clone().try_read_owned().unwrap();
+                let g = cv.wait_while(g, |v| *v < 2).await;
+                *g
+            };
+            let setter = async {
+                let mut g = lock.clone().write_owned().await;
+                *g = 2;
+                drop(g);
+                cv.notify_all();
+            };
+            let (v, ()) = futures::join!(waiter, setter);
+            assert_eq!(v, 2);
+        });
+    });
+}

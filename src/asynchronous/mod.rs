@@ -137,6 +137,43 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
         self.raw.try_lock_exclusive().then(|| unsafe { AsyncRwLockWriteGuard::new(self) })
     }
 
+    /// [`try_read`](Self::try_read) with a guard that keeps the `Arc` (no
+    /// lifetime). On failure the `Arc` is dropped; clone it first to keep it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rwlocker::AsyncRwLock;
+    ///
+    /// let lock = Arc::new(AsyncRwLock::<u32>::new(1));
+    /// let w = lock.try_write().unwrap();
+    /// assert!(lock.clone().try_read_owned().is_none());
+    /// drop(w);
+    /// let r = lock.clone().try_read_owned().unwrap();
+    /// assert_eq!(*r, 1);
+    /// ```
+    pub fn try_read_owned(self: Arc<Self>) -> Option<OwnedAsyncRwLockReadGuard<T, P>> {
+        // SAFETY: a read lock is held when `try_lock_shared` returns true.
+        self.raw.try_lock_shared().then(|| unsafe { OwnedAsyncRwLockReadGuard::new(self) })
+    }
+
+    /// [`try_write`](Self::try_write) with a guard that keeps the `Arc`. On
+    /// failure the `Arc` is dropped; clone it first to keep it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rwlocker::AsyncRwLock;
+    ///
+    /// let lock = Arc::new(AsyncRwLock::<u32>::new(1));
+    /// let r = lock.try_read().unwrap();
+    /// assert!(lock.clone().try_write_owned().is_none());
+    /// drop(r);
+    /// *lock.clone().try_write_owned().unwrap() += 1;
+    /// ```
+    pub fn try_write_owned(self: Arc<Self>) -> Option<OwnedAsyncRwLockWriteGuard<T, P>> {
+        // SAFETY: the write lock is held when `try_lock_exclusive` returns true.
+        self.raw.try_lock_exclusive().then(|| unsafe { OwnedAsyncRwLockWriteGuard::new(self) })
+    }
+
     /// The exclusive entry without waiting, for code written against a
     /// mutex: the same as [`try_write`](Self::try_write).
     ///
