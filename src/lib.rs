@@ -25,9 +25,9 @@
 //!
 //! | Type | For |
 //! |---|---|
-//! | [`RwLock<T, P>`](RwLock), [`Mutex<T>`](Mutex) | threads. `read`, `write`, `lock`, `try_*`, `try_*_for` / `_until`, [`downgrade`](RwLockWriteGuard::downgrade), [`try_upgrade`](RwLockReadGuard::try_upgrade), `map`; `read_arc` / `write_arc` (and their `try_` forms) for guards that keep an `Arc` |
+//! | [`RwLock<T, P>`](RwLock), [`Mutex<T>`](Mutex) | threads. `read`, `write`, `lock`, `try_*`, `try_*_for` / `_until`, [`downgrade`](RwLockWriteGuard::downgrade), [`try_upgrade`](RwLockReadGuard::try_upgrade), `map`, `try_map`, [`downgrade_map`](RwLockWriteGuard::downgrade_map); `read_arc` / `write_arc` (and their `try_` forms) for guards that keep an `Arc` |
 //! | [`ReentrantRwLock<T, P>`](ReentrantRwLock) | threads. The write owner may take `write` and `read` again |
-//! | [`AsyncRwLock<T, P>`](AsyncRwLock), [`AsyncMutex<T>`](AsyncMutex) | tasks on any executor: borrowed and owned (`Arc`) guards, plus `read_blocking` / `write_blocking` for synchronous code |
+//! | [`AsyncRwLock<T, P>`](AsyncRwLock), [`AsyncMutex<T>`](AsyncMutex) | tasks on any executor: borrowed and owned (`Arc`) guards, the same `try_upgrade` and mapping, plus `read_blocking` / `write_blocking` for synchronous code |
 //! | [`RwCondvar`], [`AsyncRwCondvar`] | waiting on a condition with a read guard **or** a write guard |
 //! | [`RawRwLock<P>`](RawRwLock) | the engine. It implements `lock_api`'s `RawRwLock`, `RawRwLockDowngrade`, `RawRwLockTimed`, `RawMutex` and `RawMutexTimed`: 0.4 with the default `lock_api` feature, 0.5 (and `RawCondvar`) with `lock_api_05` ([`lock_api_impl`]) |
 //!
@@ -166,7 +166,8 @@
 //!   reader gone, and otherwise returns the read guard. It never waits. There
 //!   is no upgradable read mode that excludes other upgraders: take the write
 //!   lock and check again, or use parking_lot or async-lock.
-//! * A mapped write guard has no `downgrade` (tokio#3344).
+//! * A mapped write guard has no `downgrade` (tokio#3344). `downgrade_map`
+//!   on the unmapped write guard maps through `&T` and downgrades at once.
 //! * Under [`Exclusive`], `read()` exists and is exclusive, and `downgrade`
 //!   keeps the lock exclusive.
 //!
@@ -214,7 +215,7 @@ mod policy;
 pub use asynchronous::{
     AsyncMutex, AsyncRwLock, AsyncRwLockReadFuture, AsyncRwLockReadGuard, AsyncRwLockWriteFuture,
     AsyncRwLockWriteGuard, OwnedAsyncRwLockReadFuture, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteFuture,
-    OwnedAsyncRwLockWriteGuard, RawAcquire,
+    OwnedAsyncRwLockWriteGuard, OwnedMappedAsyncRwLockReadGuard, OwnedMappedAsyncRwLockWriteGuard, RawAcquire,
 };
 pub use blocking::arc::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
 pub use blocking::reentrant::{ReentrantRwLock, ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};

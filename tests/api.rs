@@ -373,3 +373,134 @@ fn async_try_owned() {
         });
     });
 }
+
+// ---------------------------------------------------------------------------
+// Mapping
+// ---------------------------------------------------------------------------
+
+#[test]
+fn blocking_try_map_and_downgrade_map() {
+    use rwlocker::{MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLockReadGuard, RwLockWriteGuard};
+    let lock = RwLock::<Vec<Vec<u32>>>::new(vec![vec![1, 2]]);
+
+    let r = RwLockReadGuard::try_map(lock.read(), |v| v.get(3)).expect_err("no such row");
+    assert_eq!(lock.raw().state_snapshot().readers, 1, "the guard came back holding its read lock");
+    let row = RwLockReadGuard::try_map(r, |v| v.first()).expect("row 0");
+    let row = MappedRwLockReadGuard::try_map(row, |r| r.get(9)).expect_err("no such cell");
+    let cell = MappedRwLockReadGuard::try_map(row, |r| r.get(1)).expect("cell 1");
+    assert_eq!(*cell, 2);
+    assert!(lock.try_write().is_none());
+    drop(cell);
+    assert!(!lock.is_locked());
+
+    let w = RwLockWriteGuard::try_map(lock.write(), |v| v.get_mut(3)).expect_err("no such row");
+    assert!(lock.is_locked_exclusive(), "the guard came back holding the write lock");
+    let row = RwLockWriteGuard::try_map(w, |v| v.first_mut()).expect("row 0");
+    let row = MappedRwLockWriteGuard::try_map(row, |r| r.get_mut(9)).expect_err("no such cell");
+    *MappedRwLockWriteGuard::try_map(row, |r| r.get_mut(0)).expect("cell 0") = 10;
+    assert!(!lock.is_locked());
+
+    let mut w = lock.write();
+    w.push(vec![3]);
+    let last = RwLockWriteGuard::downgrade_map(w, |v| v.last().unwrap());
+    assert!(!lock.is_locked_exclusive(), "downgraded");
+    assert!(lock.try_write().is_none());
+    let other = lock.try_read().expect("readers share again");
+    assert_eq!((&*last, other.len()), (&vec![3], 2));
+    drop((last, other));
+
+    let w = RwLockWriteGuard::try_downgrade_map(lock.write(), |v| v.get(5)).expect_err("no such row");
+    assert!(lock.is_locked_exclusive(), "still writing");
+    let first = RwLockWriteGuard::try_downgrade_map(w, |v| v.first()).expect("row 0");
+    assert!(!lock.is_locked_exclusive());
+    assert_eq!(*first, [10, 2]);
+    drop(first);
+    assert!(!lock.is_locked());
+}
+
+#[test]
+fn a_panicking_map_releases_the_lock() {
+    use rwlocker::{RwLockReadGuard, RwLockWriteGuard};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let lock = RwLock::<u32>::new(0);
+    fn boom(_: &u32) -> Option<&u32> {
+        panic!("boom")
+    }
+    assert!(catch_unwind(AssertUnwindSafe(|| RwLockReadGuard::try_map(lock.read(), boom))).is_err());
+    assert!(!lock.is_locked());
+    assert!(catch_unwind(AssertUnwindSafe(|| RwLockWriteGuard::try_downgrade_map(lock.write(), boom))).is_err());
+    assert!(!lock.is_locked());
+    assert!(catch_unwind(AssertUnwindSafe(|| RwLockWriteGuard::downgrade_map(lock.write(), |_| -> &u32 {
+        panic!("boom")
+    })))
+    .is_err());
+    assert!(!lock.is_locked());
+}
+
+#[test]
+fn async_guards_map() {
+    use rwlocker::{
+        AsyncRwLockReadGuard, AsyncRwLockWriteGuard, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard,
+        OwnedMappedAsyncRwLockReadGuard, OwnedMappedAsyncRwLockWriteGuard,
+    };
+    futures::executor::block_on(async {
+        let lock = Arc::new(AsyncRwLock::<(u32, Vec<u32>)>::new((1, vec![5])));
+
+        // Borrowed guards.
+        let r = AsyncRwLockReadGuard::try_map(lock.read().await, |(_, v)| v.get(1)).expect_err("no such item");
+        let n = AsyncRwLockReadGuard::map(r, |(n, _)| n);
+        assert_eq!(*n, 1);
+        assert!(lock.try_write().is_none());
+        drop(n);
+        let w = AsyncRwLockWriteGuard::try_map(lock.write().await, |(_, v)| v.get_mut(1)).expect_err("none");
+        assert!(lock.is_locked_exclusive());
+        *AsyncRwLockWriteGuard::try_map(w, |(_, v)| v.first_mut()).expect("item 0") += 1;
+        *AsyncRwLockWriteGuard::map(lock.write().await, |(n, _)| n) += 1;
+        let w = AsyncRwLockWriteGuard::try_downgrade_map(lock.write().await, |(_, v)| v.get(1)).expect_err("none");
+        assert!(lock.is_locked_exclusive());
+        let item = AsyncRwLockWriteGuard::try_downgrade_map(w, |(_, v)| v.first()).expect("item 0");
+        assert!(!lock.is_locked_exclusive() && lock.try_read().is_some());
+        assert_eq!(*item, 6);
+        drop(item);
+        let n = AsyncRwLockWriteGuard::downgrade_map(lock.write().await, |(n, _)| n);
+        assert!(!lock.is_locked_exclusive() && lock.try_write().is_none());
+        assert_eq!(*n, 2);
+        drop(n);
+        assert!(!lock.is_locked());
+
+        // Owned guards.
+        let r = OwnedAsyncRwLockReadGuard::try_map(lock.clone().read_owned().await, |(_, v)| v.get(1))
+            .expect_err("no such item");
+        let v = OwnedAsyncRwLockReadGuard::map(r, |(_, v)| v);
+        let v = OwnedMappedAsyncRwLockReadGuard::try_map(v, |v| v.get(1)).expect_err("none");
+        let item = OwnedMappedAsyncRwLockReadGuard::try_map(v, |v| v.first()).expect("item 0");
+        let item = OwnedMappedAsyncRwLockReadGuard::map(item, |i| i);
+        assert_eq!(*item, 6);
+        assert!(lock.try_write().is_none());
+        drop(item);
+
+        let w = OwnedAsyncRwLockWriteGuard::try_map(lock.clone().write_owned().await, |(_, v)| v.get_mut(1))
+            .expect_err("none");
+        let v = OwnedAsyncRwLockWriteGuard::map(w, |(_, v)| v);
+        let v = OwnedMappedAsyncRwLockWriteGuard::try_map(v, |v| v.get_mut(1)).expect_err("none");
+        assert!(lock.is_locked_exclusive());
+        let item = OwnedMappedAsyncRwLockWriteGuard::try_map(v, |v| v.first_mut()).expect("item 0");
+        *OwnedMappedAsyncRwLockWriteGuard::map(item, |i| i) += 1;
+        *OwnedAsyncRwLockWriteGuard::try_map(lock.clone().write_owned().await, |(n, _)| Some(n)).unwrap() += 1;
+
+        let w = OwnedAsyncRwLockWriteGuard::try_downgrade_map(lock.clone().write_owned().await, |(_, v)| v.get(1))
+            .expect_err("none");
+        assert!(lock.is_locked_exclusive());
+        let item = OwnedAsyncRwLockWriteGuard::try_downgrade_map(w, |(_, v)| v.first()).expect("item 0");
+        assert!(!lock.is_locked_exclusive() && lock.try_read().is_some());
+        assert_eq!(*item, 7);
+        drop(item);
+        let n = OwnedAsyncRwLockWriteGuard::downgrade_map(lock.clone().write_owned().await, |(n, _)| n);
+        assert!(!lock.is_locked_exclusive() && lock.try_write().is_none());
+        assert_eq!(*n, 3);
+        // The owned mapped guard moves to another thread.
+        thread::spawn(move || drop(n)).join().unwrap();
+        assert!(!lock.is_locked());
+        assert_eq!(Arc::strong_count(&lock), 1, "every guard gave its Arc back");
+    });
+}

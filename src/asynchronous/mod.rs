@@ -4,6 +4,7 @@
 //! queue and are woken by direct hand-off, exactly as parked threads are.
 
 mod acquire;
+mod map;
 
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 pub(crate) use acquire::Acquire;
 pub use acquire::RawAcquire;
+pub use map::{OwnedMappedAsyncRwLockReadGuard, OwnedMappedAsyncRwLockWriteGuard};
 
 use crate::engine::waiter::Kind;
 use crate::engine::RawRwLock;

@@ -281,6 +281,33 @@ impl<'a, T: ?Sized, P: Policy> RwLockReadGuard<'a, T, P> {
         MappedRwLockReadGuard { raw, data, _marker: PhantomData }
     }
 
+    /// A guard for a part of the data if `f` finds one; otherwise the
+    /// guard back, still reading.
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::<Vec<u32>>::new(vec![7]);
+    /// let first = RwLockReadGuard::try_map(lock.read(), |v| v.first()).unwrap();
+    /// assert_eq!(*first, 7);
+    /// drop(first);
+    /// let whole = RwLockReadGuard::try_map(lock.read(), |v| v.get(5)).unwrap_err();
+    /// assert_eq!(whole.len(), 1);
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<MappedRwLockReadGuard<'a, U, P>, Self> {
+        match f(&*this).map(NonNull::from) {
+            Some(data) => {
+                let raw = &this.lock.raw;
+                core::mem::forget(this);
+                Ok(MappedRwLockReadGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
+    }
+
     /// The lock this guard belongs to.
     pub fn rwlock(this: &Self) -> &'a RwLock<T, P> {
         this.lock
@@ -349,6 +376,86 @@ impl<'a, T: ?Sized, P: Policy> RwLockWriteGuard<'a, T, P> {
         let data = NonNull::from(f(&mut *this));
         core::mem::forget(this);
         MappedRwLockWriteGuard { raw, data, _marker: PhantomData }
+    }
+
+    /// A guard for a part of the data if `f` finds one, keeping the write
+    /// lock; otherwise the guard back.
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::<Vec<u32>>::new(vec![7]);
+    /// *RwLockWriteGuard::try_map(lock.write(), |v| v.first_mut()).unwrap() += 1;
+    /// assert!(RwLockWriteGuard::try_map(lock.write(), |v| v.get_mut(5)).is_err());
+    /// assert_eq!(*lock.read(), [8]);
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedRwLockWriteGuard<'a, U, P>, Self> {
+        match f(&mut *this).map(NonNull::from) {
+            Some(data) => {
+                let raw = &this.lock.raw;
+                core::mem::forget(this);
+                Ok(MappedRwLockWriteGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
+    }
+
+    /// Downgrades atomically (as [`downgrade`](Self::downgrade)) to a read
+    /// guard for a part of the data. `f` sees the data through `&T` only, so
+    /// the part is one that shared access may reach (unlike a downgrade of a
+    /// mapped *write* guard, which this crate does not offer).
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::<(u32, String)>::new((0, "a".into()));
+    /// let mut w = lock.write();
+    /// w.1.push('b');
+    /// let name = RwLockWriteGuard::downgrade_map(w, |(_, name)| name.as_str());
+    /// assert!(lock.try_write().is_none());
+    /// assert!(lock.try_read().is_some()); // readers share again
+    /// assert_eq!(&*name, "ab");
+    /// ```
+    pub fn downgrade_map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> MappedRwLockReadGuard<'a, U, P> {
+        // `f` runs under the write lock: if it panics, `this` releases it.
+        let data = NonNull::from(f(&*this));
+        let raw = &this.lock.raw;
+        core::mem::forget(this);
+        // SAFETY: the forgotten guard held the write lock; afterwards a read
+        // lock is held, under which `data` (derived from `&T`) stays valid.
+        unsafe { raw.downgrade() };
+        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+    }
+
+    /// [`downgrade_map`](Self::downgrade_map) if `f` finds a part;
+    /// otherwise the write guard back, still writing.
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::<Vec<u32>>::new(vec![1]);
+    /// let w = RwLockWriteGuard::try_downgrade_map(lock.write(), |v| v.get(3)).unwrap_err();
+    /// assert!(lock.is_locked_exclusive());
+    /// let r = RwLockWriteGuard::try_downgrade_map(w, |v| v.first()).unwrap();
+    /// assert_eq!((*r, lock.is_locked_exclusive()), (1, false));
+    /// ```
+    pub fn try_downgrade_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<MappedRwLockReadGuard<'a, U, P>, Self> {
+        match f(&*this).map(NonNull::from) {
+            Some(data) => {
+                let raw = &this.lock.raw;
+                core::mem::forget(this);
+                // SAFETY: as in `downgrade_map`.
+                unsafe { raw.downgrade() };
+                Ok(MappedRwLockReadGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
     }
 
     /// The lock this guard belongs to.
@@ -434,6 +541,41 @@ impl<'a, T: ?Sized, P: Policy> MappedRwLockReadGuard<'a, T, P> {
         core::mem::forget(this);
         MappedRwLockReadGuard { raw, data, _marker: PhantomData }
     }
+
+    /// Maps further into the data if `f` finds a part; otherwise the guard
+    /// back.
+    ///
+    /// ```
+    /// use rwlocker::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::<Vec<Vec<u32>>>::new(vec![vec![5]]);
+    /// let row = RwLockReadGuard::map(lock.read(), |v| &v[0]);
+    /// let row = MappedRwLockReadGuard::try_map(row, |r| r.get(1)).unwrap_err();
+    /// let cell = MappedRwLockReadGuard::try_map(row, |r| r.first()).unwrap();
+    /// assert_eq!(*cell, 5);
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<MappedRwLockReadGuard<'a, U, P>, Self> {
+        match f(&*this).map(NonNull::from) {
+            Some(data) => {
+                let raw = this.raw;
+                core::mem::forget(this);
+                Ok(MappedRwLockReadGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
+    }
+
+    /// A mapped guard over `data`, holding a read lock of `raw`.
+    ///
+    /// # Safety
+    /// A read lock of `raw` is held and passes to the guard; `data` is valid
+    /// for shared access for as long as that lock is held.
+    pub(crate) unsafe fn from_raw(raw: &'a RawRwLock<P>, data: NonNull<T>) -> Self {
+        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+    }
 }
 
 impl<'a, T: ?Sized, P: Policy> MappedRwLockWriteGuard<'a, T, P> {
@@ -442,6 +584,41 @@ impl<'a, T: ?Sized, P: Policy> MappedRwLockWriteGuard<'a, T, P> {
         let raw = this.raw;
         let data = NonNull::from(f(&mut *this));
         core::mem::forget(this);
+        MappedRwLockWriteGuard { raw, data, _marker: PhantomData }
+    }
+
+    /// Maps further into the data if `f` finds a part; otherwise the guard
+    /// back.
+    ///
+    /// ```
+    /// use rwlocker::{MappedRwLockWriteGuard, RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::<Vec<Vec<u32>>>::new(vec![vec![5]]);
+    /// let row = RwLockWriteGuard::map(lock.write(), |v| &mut v[0]);
+    /// let row = MappedRwLockWriteGuard::try_map(row, |r| r.get_mut(1)).unwrap_err();
+    /// *MappedRwLockWriteGuard::try_map(row, |r| r.first_mut()).unwrap() += 1;
+    /// assert_eq!(lock.read()[0], [6]);
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedRwLockWriteGuard<'a, U, P>, Self> {
+        match f(&mut *this).map(NonNull::from) {
+            Some(data) => {
+                let raw = this.raw;
+                core::mem::forget(this);
+                Ok(MappedRwLockWriteGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
+    }
+
+    /// A mapped guard over `data`, holding the write lock of `raw`.
+    ///
+    /// # Safety
+    /// The write lock of `raw` is held and passes to the guard; `data` is
+    /// valid for exclusive access for as long as that lock is held.
+    pub(crate) unsafe fn from_raw(raw: &'a RawRwLock<P>, data: NonNull<T>) -> Self {
         MappedRwLockWriteGuard { raw, data, _marker: PhantomData }
     }
 }
