@@ -98,7 +98,9 @@
 //!   while waiters of the first are registered panics.
 //! * Timed waits hold the lock again on return, whether or not they timed out.
 //!   The timeout bounds the wait for a notification, not the re-acquisition
-//!   of the lock.
+//!   of the lock. [`AsyncRwCondvar::wait_timeout`] takes any timer future
+//!   (runtime-agnostic) and returns the guard with the timed-out flag, so
+//!   the condition can be checked again under the lock.
 //!
 //! # Cancellation and timeouts
 //!
@@ -223,7 +225,8 @@ pub use blocking::rwlock::{
     MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
 pub use condvar::{
-    AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, CondvarGuard, RawCondvarWait, RwCondvar, WaitTimeoutResult,
+    AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, AsyncRwCondvarWaitTimeout, CondvarGuard, RawCondvarWait,
+    RwCondvar, WaitTimeoutResult,
 };
 pub use engine::RawRwLock;
 pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, Strict, WriterPreferring};

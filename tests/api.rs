@@ -504,3 +504,196 @@ fn async_guards_map() {
         assert_eq!(Arc::strong_count(&lock), 1, "every guard gave its Arc back");
     });
 }
+
+// ---------------------------------------------------------------------------
+// Condvar timeouts that keep the guard; unlocked
+// ---------------------------------------------------------------------------
+
+#[test]
+fn wait_while_until_keeps_the_guard() {
+    common::within("wait_while_until_keeps_the_guard", Duration::from_secs(30), || {
+        use rwlocker::RwCondvar;
+        let lock = RwLock::<u32>::new(0);
+        let cv = RwCondvar::new();
+        let mut g = lock.write();
+        let deadline = Instant::now() + SHORT;
+        let r = cv.wait_while_until(&mut g, |v| *v == 0, deadline);
+        assert!(r.timed_out());
+        assert!(Instant::now() >= deadline, "not before the deadline");
+        assert!(lock.is_locked_exclusive(), "the write lock is held again");
+        assert!(!cv.notify_one(), "the timed-out waiter left");
+        thread::scope(|s| {
+            s.spawn(|| {
+                eventually("the waiter registered", || format!("{cv:?}").contains("waiters: 1"));
+                *lock.write() = 1;
+                cv.notify_all();
+            });
+            let r = cv.wait_while_until(&mut g, |v| *v == 0, Instant::now() + Duration::from_secs(3600));
+            assert!(!r.timed_out());
+            assert_eq!(*g, 1);
+        });
+        drop(g);
+        let mut r = lock.read();
+        assert!(!cv.wait_while_until(&mut r, |v| *v == 0, Instant::now()).timed_out(), "the condition is false");
+    });
+}
+
+/// A timer that completes when its sender fires (or is dropped).
+fn timer() -> (futures::channel::oneshot::Sender<()>, impl std::future::Future<Output = ()> + Unpin) {
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    (
+        tx,
+        Box::pin(async move {
+            let _ = rx.await;
+        }),
+    )
+}
+
+#[test]
+fn async_wait_timeout_returns_the_guard() {
+    common::within("async_wait_timeout_returns_the_guard", Duration::from_secs(30), || {
+        use common::Polled;
+        use rwlocker::AsyncRwCondvar;
+        use std::task::Poll;
+        let lock = AsyncRwLock::<u32>::new(0);
+        let cv = AsyncRwCondvar::new();
+
+        // The timer fires first: timed out, the write lock is held again.
+        let (fire, t) = timer();
+        let mut wait = Polled::new(cv.wait_timeout(lock.try_write().unwrap(), t));
+        assert!(wait.poll().is_pending());
+        assert!(!lock.is_locked(), "released while waiting");
+        fire.send(()).unwrap();
+        assert!(wait.is_woken());
+        let Poll::Ready((mut g, r)) = wait.poll() else { panic!("the timer fired") };
+        assert!(r.timed_out());
+        assert!(lock.is_locked_exclusive());
+        *g += 1;
+        assert!(!cv.notify_one(), "the timed-out waiter left the condvar");
+
+        // A notification first: not timed out.
+        let (_fire, t) = timer();
+        let mut wait = Polled::new(cv.wait_timeout(g, t));
+        assert!(wait.poll().is_pending());
+        assert!(cv.notify_one());
+        let Poll::Ready((g, r)) = wait.poll() else { panic!("notified") };
+        assert!(!r.timed_out());
+        drop(g);
+
+        // Timed out while another task holds the lock: the guard comes back
+        // once the lock is free again, still marked timed out.
+        let (fire, t) = timer();
+        let mut wait = Polled::new(cv.wait_timeout(lock.try_read().unwrap(), t));
+        assert!(wait.poll().is_pending());
+        let w = lock.try_write().unwrap();
+        fire.send(()).unwrap();
+        assert!(wait.poll().is_pending(), "re-acquiring behind the writer");
+        drop(w);
+        assert!(wait.is_woken());
+        let Poll::Ready((g, r)) = wait.poll() else { panic!("granted") };
+        assert!(r.timed_out());
+        assert_eq!((*g, lock.raw().state_snapshot().readers), (1, 1));
+        drop(g);
+
+        // Dropping a timed wait that was notified passes the notification on.
+        let (_fire, t) = timer();
+        let mut first = Polled::new(cv.wait_timeout(lock.try_read().unwrap(), t));
+        let mut second = Polled::new(cv.wait(lock.try_read().unwrap()));
+        assert!(first.poll().is_pending() && second.poll().is_pending());
+        assert!(cv.notify_one());
+        drop(first);
+        assert!(second.poll().is_ready(), "the notification reached the next waiter");
+    });
+}
+
+#[test]
+fn async_wait_while_timeout_takes_a_racing_notification_and_polls_the_timer_once() {
+    common::within(
+        "async_wait_while_timeout_takes_a_racing_notification_and_polls_the_timer_once",
+        Duration::from_secs(30),
+        || {
+            use rwlocker::AsyncRwCondvar;
+            use std::task::Poll;
+            let lock = AsyncRwLock::<u32>::new(0);
+            let cv = AsyncRwCondvar::new();
+            // A timer that notifies as it fires (the race), and panics if polled
+            // again after completing.
+            let mut fired = false;
+            let racing_timer = std::future::poll_fn(|_| {
+                assert!(!fired, "a completed timer was polled again");
+                fired = true;
+                assert!(cv.notify_one(), "the waiter is registered");
+                Poll::Ready(())
+            });
+            let (g, r) = futures::executor::block_on(cv.wait_timeout(
+                lock.try_read().unwrap(),
+                std::future::poll_fn(|_| {
+                    assert!(cv.notify_one(), "the waiter is registered");
+                    Poll::Ready(())
+                }),
+            ));
+            assert!(!r.timed_out(), "the notification that raced the timer was taken");
+            assert!(!cv.notify_one(), "and not left behind");
+            drop(g);
+            let (g, r) =
+                futures::executor::block_on(cv.wait_while_timeout(lock.try_read().unwrap(), |v| *v == 0, racing_timer));
+            assert!(r.timed_out(), "the condition still held when the timer had fired");
+            assert_eq!(lock.raw().state_snapshot().readers, 1, "the read lock is held again");
+            drop(g);
+            assert!(!cv.notify_one(), "nobody is left registered");
+
+            // The condition becomes false before the timer: not timed out.
+            let (_fire, t) = timer();
+            futures::executor::block_on(async {
+                let waiter = async {
+                    let g = lock.read().await;
+                    cv.wait_while_timeout(g, |v| *v == 0, t).await
+                };
+                let setter = async {
+                    *lock.write().await = 5;
+                    cv.notify_all();
+                };
+                let ((g, r), ()) = futures::join!(waiter, setter);
+                assert!(!r.timed_out());
+                assert_eq!(*g, 5);
+            });
+        },
+    );
+}
+
+#[test]
+fn unlocked_releases_and_retakes_the_same_mode() {
+    common::within("unlocked_releases_and_retakes_the_same_mode", Duration::from_secs(30), || {
+        use rwlocker::{ArcRwLockReadGuard, ArcRwLockWriteGuard, RwLockReadGuard, RwLockWriteGuard};
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        let lock = Arc::new(RwLock::<u32>::new(0));
+
+        let mut r = lock.read();
+        RwLockReadGuard::unlocked(&mut r, || *lock.try_write().expect("released") += 1);
+        assert_eq!(lock.raw().state_snapshot().readers, 1, "a read lock is held again");
+        assert_eq!(*r, 1);
+        drop(r);
+
+        let mut w = lock.write();
+        let seen = RwLockWriteGuard::unlocked(&mut w, || *lock.try_read().expect("released"));
+        assert!(lock.is_locked_exclusive(), "the write lock is held again");
+        *w += seen;
+        // A panic in `f` leaves the guard holding its lock again.
+        assert!(catch_unwind(AssertUnwindSafe(|| RwLockWriteGuard::unlocked(&mut w, || panic!("boom")))).is_err());
+        assert!(lock.is_locked_exclusive());
+        drop(w);
+        assert!(!lock.is_locked());
+
+        let mut r = lock.read_arc();
+        ArcRwLockReadGuard::unlocked(&mut r, || *lock.try_write().expect("released") += 1);
+        assert_eq!((*r, lock.raw().state_snapshot().readers), (3, 1));
+        assert!(catch_unwind(AssertUnwindSafe(|| ArcRwLockReadGuard::unlocked(&mut r, || panic!("boom")))).is_err());
+        assert_eq!(lock.raw().state_snapshot().readers, 1);
+        drop(r);
+        let mut w = lock.write_arc();
+        assert_eq!(ArcRwLockWriteGuard::unlocked(&mut w, || *lock.try_read().expect("released")), 3);
+        assert!(lock.is_locked_exclusive());
+        drop(w);
+        assert!(!lock.is_locked());
+    });
+}

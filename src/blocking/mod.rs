@@ -3,3 +3,4 @@
 pub(crate) mod arc;
 pub(crate) mod reentrant;
 pub(crate) mod rwlock;
+mod unlocked;
