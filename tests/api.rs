@@ -697,3 +697,36 @@ fn unlocked_releases_and_retakes_the_same_mode() {
         assert!(!lock.is_locked());
     });
 }
+
+#[test]
+fn async_timed_waits_are_send_under_tokio() {
+    use rwlocker::AsyncRwCondvar;
+    common::within("tokio timed waits", Duration::from_secs(30), || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_time().build().unwrap();
+        rt.block_on(async {
+            let lock = Arc::new(AsyncRwLock::<u32>::new(0));
+            let cv = Arc::new(AsyncRwCondvar::new());
+            let (l, c) = (lock.clone(), cv.clone());
+            let (first_done, first) = tokio::sync::oneshot::channel();
+            // Spawned: the wait futures are `Send` with a tokio timer.
+            let waiter = tokio::spawn(async move {
+                let g = l.clone().write_owned().await;
+                let (g, r) = c.wait_timeout(g, tokio::time::sleep(SHORT)).await;
+                assert!(r.timed_out());
+                drop(g);
+                first_done.send(()).unwrap();
+                let g = l.read().await;
+                let (g, r) = c.wait_while_timeout(g, |v| *v == 0, tokio::time::sleep(Duration::from_secs(3600))).await;
+                assert!(!r.timed_out());
+                *g
+            });
+            first.await.unwrap();
+            while !format!("{cv:?}").contains("waiters: 1") {
+                tokio::task::yield_now().await;
+            }
+            *lock.write().await = 4;
+            cv.notify_all();
+            assert_eq!(waiter.await.unwrap(), 4);
+        });
+    });
+}
