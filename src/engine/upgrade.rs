@@ -44,3 +44,82 @@ impl<P: Policy> RawRwLock<P> {
         self.state.compare_exchange(READER, WRITER, Ordering::Acquire, Ordering::Relaxed).is_ok()
     }
 }
+
+/// loom model: readers that try to upgrade, racing a writer. loom's
+/// `UnsafeCell` reports two upgrades at once, or an upgrade beside a reader
+/// or the writer, as a data race; a lost hand-off shows up as a deadlock.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::RawRwLock;
+    use crate::loom::{Arc, UnsafeCell};
+    use crate::policy::{PhaseFair, Policy, ReaderPreferring, WriterPreferring};
+
+    struct Shared<P: Policy> {
+        lock: RawRwLock<P>,
+        value: UnsafeCell<usize>,
+    }
+    // SAFETY: `value` is only accessed with `lock` held in the matching mode
+    // (loom checks that claim).
+    unsafe impl<P: Policy> Sync for Shared<P> {}
+    // SAFETY: as above; the value is a plain `usize`.
+    unsafe impl<P: Policy> Send for Shared<P> {}
+
+    /// Reads, upgrades if it may, and writes then; returns whether it did.
+    fn read_then_maybe_write<P: Policy>(s: &Shared<P>) -> bool {
+        s.lock.lock_shared();
+        // SAFETY: a read lock is held.
+        let seen = s.value.with(|v| unsafe { *v });
+        // SAFETY: this thread holds a read lock.
+        if unsafe { s.lock.try_upgrade() } {
+            // SAFETY: the upgrade left the write lock held.
+            s.value.with_mut(|v| unsafe { *v = seen + 1 });
+            // SAFETY: the write lock is held.
+            unsafe { s.lock.unlock_exclusive() };
+            true
+        } else {
+            // SAFETY: the read lock is still held.
+            unsafe { s.lock.unlock_shared() };
+            false
+        }
+    }
+
+    fn upgrade_model<P: Policy>() {
+        loom::model(|| {
+            let s = Arc::new(Shared::<P> { lock: RawRwLock::new(), value: UnsafeCell::new(0) });
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    let s = s.clone();
+                    loom::thread::spawn(move || read_then_maybe_write(&s))
+                })
+                .collect();
+            s.lock.lock_exclusive();
+            // SAFETY: the write lock is held.
+            s.value.with_mut(|v| unsafe { *v += 1 });
+            // SAFETY: taken just above.
+            unsafe { s.lock.unlock_exclusive() };
+            let upgrades = readers.into_iter().map(|t| t.join().unwrap()).filter(|&u| u).count();
+            assert!(!s.lock.is_locked());
+            // Every write happened under the write lock, one after another:
+            // none was lost.
+            s.lock.lock_shared();
+            // SAFETY: a read lock is held.
+            let v = s.value.with(|v| unsafe { *v });
+            // SAFETY: taken just above.
+            unsafe { s.lock.unlock_shared() };
+            assert_eq!(v, 1 + upgrades);
+        });
+    }
+
+    #[test]
+    fn loom_upgrade_phase_fair() {
+        upgrade_model::<PhaseFair>();
+    }
+    #[test]
+    fn loom_upgrade_reader_preferring() {
+        upgrade_model::<ReaderPreferring>();
+    }
+    #[test]
+    fn loom_upgrade_writer_preferring() {
+        upgrade_model::<WriterPreferring>();
+    }
+}
