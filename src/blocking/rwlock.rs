@@ -506,7 +506,9 @@ impl<T: ?Sized, P: Policy> Drop for RwLockWriteGuard<'_, T, P> {
     }
 }
 
-/// A read guard for part of the data ([`RwLockReadGuard::map`]).
+/// A read guard for part of the data ([`RwLockReadGuard::map`],
+/// [`RwLockWriteGuard::downgrade_map`], and the same methods of the borrowed
+/// async guards).
 #[must_use = "if unused the lock is released at once"]
 pub struct MappedRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     raw: &'a RawRwLock<P>,
@@ -514,7 +516,8 @@ pub struct MappedRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     _marker: PhantomData<&'a T>,
 }
 
-/// A write guard for part of the data ([`RwLockWriteGuard::map`]); it has
+/// A write guard for part of the data ([`RwLockWriteGuard::map`], and
+/// [`AsyncRwLockWriteGuard::map`](crate::AsyncRwLockWriteGuard::map)); it has
 /// no `downgrade`.
 #[must_use = "if unused the lock is released at once"]
 pub struct MappedRwLockWriteGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
