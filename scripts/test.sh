@@ -15,11 +15,18 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "clippy, lock_api 0.5 feature"
+cargo clippy -p rwlocker --all-targets --features lock_api_05 -- -D warnings
+
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "rust tests"
 cargo test --workspace --release
+
+step "lock_api 0.5 feature"
+cargo test --release -p rwlocker --features lock_api_05 --test lock_api_05 --test lock_api
+cargo test --release -p rwlocker --features lock_api_05 --doc lock_api_impl
 
 step "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:=2})"
 LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS LOOM_MAX_BRANCHES=${LOOM_MAX_BRANCHES:-10000} \

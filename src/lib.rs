@@ -25,11 +25,11 @@
 //!
 //! | Type | For |
 //! |---|---|
-//! | [`RwLock<T, P>`](RwLock), [`Mutex<T>`](Mutex) | threads. `read`, `write`, `lock`, `try_*`, `try_*_for` / `_until`, [`downgrade`](RwLockWriteGuard::downgrade), `map` |
+//! | [`RwLock<T, P>`](RwLock), [`Mutex<T>`](Mutex) | threads. `read`, `write`, `lock`, `try_*`, `try_*_for` / `_until`, [`downgrade`](RwLockWriteGuard::downgrade), [`try_upgrade`](RwLockReadGuard::try_upgrade), `map`, `try_map`, [`downgrade_map`](RwLockWriteGuard::downgrade_map); `read_arc` / `write_arc` (and their `try_` forms) for guards that keep an `Arc` |
 //! | [`ReentrantRwLock<T, P>`](ReentrantRwLock) | threads. The write owner may take `write` and `read` again |
-//! | [`AsyncRwLock<T, P>`](AsyncRwLock), [`AsyncMutex<T>`](AsyncMutex) | tasks on any executor, plus `read_blocking` / `write_blocking` for synchronous code |
+//! | [`AsyncRwLock<T, P>`](AsyncRwLock), [`AsyncMutex<T>`](AsyncMutex) | tasks on any executor: borrowed and owned (`Arc`) guards, the same `try_upgrade` and mapping, plus `read_blocking` / `write_blocking` for synchronous code |
 //! | [`RwCondvar`], [`AsyncRwCondvar`] | waiting on a condition with a read guard **or** a write guard |
-//! | [`RawRwLock<P>`](RawRwLock) | the engine. With the default `lock_api` feature it implements `lock_api` 0.4 `RawRwLock`, `RawRwLockDowngrade`, `RawRwLockTimed` and `RawMutex` |
+//! | [`RawRwLock<P>`](RawRwLock) | the engine. It implements `lock_api`'s `RawRwLock`, `RawRwLockDowngrade`, `RawRwLockTimed`, `RawMutex` and `RawMutexTimed`: 0.4 with the default `lock_api` feature, 0.5 (and `RawCondvar`) with `lock_api_05` ([`lock_api_impl`]) |
 //!
 //! # Choosing a policy
 //!
@@ -98,7 +98,9 @@
 //!   while waiters of the first are registered panics.
 //! * Timed waits hold the lock again on return, whether or not they timed out.
 //!   The timeout bounds the wait for a notification, not the re-acquisition
-//!   of the lock.
+//!   of the lock. [`AsyncRwCondvar::wait_timeout`] takes any timer future
+//!   (runtime-agnostic) and returns the guard with the timed-out flag, so
+//!   the condition can be checked again under the lock.
 //!
 //! # Cancellation and timeouts
 //!
@@ -160,9 +162,14 @@
 //!   alive.
 //! * **No reentrancy for async tasks.** A task has no portable identity.
 //! * **Guards are `Send` where the engine allows** (see above).
-//! * **No upgradable reads.** Take the write lock and check again, or use
-//!   parking_lot or async-lock.
-//! * A mapped write guard has no `downgrade` (tokio#3344).
+//! * **Upgrade only when no rule objects.**
+//!   [`try_upgrade`](RwLockReadGuard::try_upgrade) turns the sole reader's
+//!   guard into a write guard when a `try_write` would succeed were that
+//!   reader gone, and otherwise returns the read guard. It never waits. There
+//!   is no upgradable read mode that excludes other upgraders: take the write
+//!   lock and check again, or use parking_lot or async-lock.
+//! * A mapped write guard has no `downgrade` (tokio#3344). `downgrade_map`
+//!   on the unmapped write guard maps through `&T` and downgrades at once.
 //! * Under [`Exclusive`], `read()` exists and is exclusive, and `downgrade`
 //!   keeps the lock exclusive.
 //!
@@ -175,7 +182,7 @@
 //! | Condvar for RwLock guards | read and write, sync and async, `notify(n)` | no | no | no | no |
 //! | Reentrant write lock | yes | no | no (`ReentrantMutex`) | no | no |
 //! | Timed blocking acquire | yes | no | yes | – | no |
-//! | Upgradable read | no | no | **yes** | no | **yes** |
+//! | Upgradable read | `try_upgrade` of the sole reader | no | **yes** | no | **yes** |
 //! | Poisoning | no | **yes** | no | no | no |
 //! | `no_std` | no | no | `lock_api` | no | **yes** |
 //! | Lock size, `<()>` on x86_64 | 16 B | 12 B | **8 B** | 48 B | 40 B |
@@ -203,21 +210,23 @@ mod asynchronous;
 mod blocking;
 mod condvar;
 pub mod engine;
-#[cfg(all(feature = "lock_api", not(loom)))]
+#[cfg(all(any(feature = "lock_api", feature = "lock_api_05"), not(loom)))]
 pub mod lock_api_impl;
 mod policy;
 
 pub use asynchronous::{
     AsyncMutex, AsyncRwLock, AsyncRwLockReadFuture, AsyncRwLockReadGuard, AsyncRwLockWriteFuture,
     AsyncRwLockWriteGuard, OwnedAsyncRwLockReadFuture, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteFuture,
-    OwnedAsyncRwLockWriteGuard, RawAcquire,
+    OwnedAsyncRwLockWriteGuard, OwnedMappedAsyncRwLockReadGuard, OwnedMappedAsyncRwLockWriteGuard, RawAcquire,
 };
+pub use blocking::arc::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
 pub use blocking::reentrant::{ReentrantRwLock, ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
 pub use blocking::rwlock::{
-    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    MappedRwLockReadGuard, MappedRwLockWriteGuard, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
 };
 pub use condvar::{
-    AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, CondvarGuard, RawCondvarWait, RwCondvar, WaitTimeoutResult,
+    AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, AsyncRwCondvarWaitTimeout, CondvarGuard, RawCondvarWait,
+    RwCondvar, WaitTimeoutResult,
 };
 pub use engine::RawRwLock;
 pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, Strict, WriterPreferring};

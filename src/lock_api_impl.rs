@@ -1,115 +1,36 @@
-//! [`lock_api`] 0.4 implementations for [`RawRwLock`], so that generic code
-//! written against `lock_api` (and `lock_api::RwLock` / `lock_api::Mutex`)
-//! can run on rwlocker's engine and policies.
+//! [`lock_api`] implementations for [`RawRwLock`](crate::RawRwLock), so that generic code
+//! written against `lock_api` (`lock_api::RwLock`, `lock_api::Mutex`, and with
+//! 0.5 `lock_api::Condvar`) runs on rwlocker's engine and policies.
+//!
+//! * Feature `lock_api` (default): `lock_api` **0.4** `RawRwLock`,
+//!   `RawRwLockDowngrade`, `RawRwLockTimed`, `RawMutex` and `RawMutexTimed`.
+//! * Feature `lock_api_05`: the same traits of `lock_api` **0.5** (whose
+//!   guards carry a state value; rwlocker's is the stateless `GuardSend`),
+//!   and `RawCondvar` / `RawCondvarTimed` through `RawRwCondvar`. `lock_api`
+//!   0.5 needs Rust 1.95, so this feature is not on by default (rwlocker
+//!   itself needs 1.85).
+//!
+//! Both features may be on at once: the two versions are different crates.
+//! `RawMutex` is the exclusive side of the lock under every policy: the
+//! policy only matters for `RawRwLock`'s shared side.
 //!
 //! ```
+//! # #[cfg(feature = "lock_api")] {
 //! use rwlocker::{RawRwLock, WriterPreferring};
 //!
 //! let lock: lock_api::RwLock<RawRwLock<WriterPreferring>, i32> = lock_api::RwLock::new(1);
 //! *lock.write() += 1;
 //! let m: lock_api::Mutex<RawRwLock, i32> = lock_api::Mutex::new(0);
 //! *m.lock() += 1;
+//! assert!(m.try_lock_for(std::time::Duration::from_millis(1)).is_some());
 //! assert_eq!((*lock.read(), *m.lock()), (2, 1));
+//! # }
 //! ```
 
-use std::time::{Duration, Instant};
+#[cfg(feature = "lock_api")]
+mod v04;
+#[cfg(feature = "lock_api_05")]
+mod v05;
 
-use crate::engine::RawRwLock;
-use crate::policy::Policy;
-
-// SAFETY: `RawRwLock` is a correct reader-writer lock: `lock_exclusive`
-// excludes every other holder, `lock_shared` excludes writers, and the
-// unlock methods are only called (per the trait's contract) by holders.
-unsafe impl<P: Policy> lock_api::RawRwLock for RawRwLock<P> {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = RawRwLock::new();
-    type GuardMarker = lock_api::GuardSend;
-
-    #[inline]
-    fn lock_shared(&self) {
-        RawRwLock::lock_shared(self)
-    }
-    #[inline]
-    fn try_lock_shared(&self) -> bool {
-        RawRwLock::try_lock_shared(self)
-    }
-    #[inline]
-    unsafe fn unlock_shared(&self) {
-        // SAFETY: forwarded from the caller's obligation.
-        unsafe { RawRwLock::unlock_shared(self) }
-    }
-    #[inline]
-    fn lock_exclusive(&self) {
-        RawRwLock::lock_exclusive(self)
-    }
-    #[inline]
-    fn try_lock_exclusive(&self) -> bool {
-        RawRwLock::try_lock_exclusive(self)
-    }
-    #[inline]
-    unsafe fn unlock_exclusive(&self) {
-        // SAFETY: forwarded from the caller's obligation.
-        unsafe { RawRwLock::unlock_exclusive(self) }
-    }
-    #[inline]
-    fn is_locked(&self) -> bool {
-        RawRwLock::is_locked(self)
-    }
-    #[inline]
-    fn is_locked_exclusive(&self) -> bool {
-        RawRwLock::is_locked_exclusive(self)
-    }
-}
-
-// SAFETY: `downgrade` atomically turns the held write lock into a read lock.
-unsafe impl<P: Policy> lock_api::RawRwLockDowngrade for RawRwLock<P> {
-    #[inline]
-    unsafe fn downgrade(&self) {
-        // SAFETY: forwarded from the caller's obligation.
-        unsafe { RawRwLock::downgrade(self) }
-    }
-}
-
-// SAFETY: the timed methods return true exactly when the lock is held.
-unsafe impl<P: Policy> lock_api::RawRwLockTimed for RawRwLock<P> {
-    type Duration = Duration;
-    type Instant = Instant;
-
-    fn try_lock_shared_for(&self, timeout: Duration) -> bool {
-        RawRwLock::try_lock_shared_for(self, timeout)
-    }
-    fn try_lock_shared_until(&self, deadline: Instant) -> bool {
-        RawRwLock::try_lock_shared_until(self, deadline)
-    }
-    fn try_lock_exclusive_for(&self, timeout: Duration) -> bool {
-        RawRwLock::try_lock_exclusive_for(self, timeout)
-    }
-    fn try_lock_exclusive_until(&self, deadline: Instant) -> bool {
-        RawRwLock::try_lock_exclusive_until(self, deadline)
-    }
-}
-
-// SAFETY: routed to the exclusive side, which is a correct mutex.
-unsafe impl<P: Policy> lock_api::RawMutex for RawRwLock<P> {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = RawRwLock::new();
-    type GuardMarker = lock_api::GuardSend;
-
-    #[inline]
-    fn lock(&self) {
-        RawRwLock::lock_exclusive(self)
-    }
-    #[inline]
-    fn try_lock(&self) -> bool {
-        RawRwLock::try_lock_exclusive(self)
-    }
-    #[inline]
-    unsafe fn unlock(&self) {
-        // SAFETY: forwarded from the caller's obligation.
-        unsafe { RawRwLock::unlock_exclusive(self) }
-    }
-    #[inline]
-    fn is_locked(&self) -> bool {
-        RawRwLock::is_locked(self)
-    }
-}
+#[cfg(feature = "lock_api_05")]
+pub use v05::RawRwCondvar;

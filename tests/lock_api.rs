@@ -101,8 +101,18 @@ fn mutex<P: Policy>() {
         let g = m.lock();
         assert!(m.is_locked());
         assert!(m.try_lock().is_none());
+        thread::scope(|s| {
+            s.spawn(|| {
+                // RawMutexTimed: gives up while the lock is held.
+                assert!(m.try_lock_for(Duration::from_millis(10)).is_none());
+                assert!(m.try_lock_until(Instant::now() + Duration::from_millis(10)).is_none());
+            });
+        });
         drop(g);
     }
+    assert!(!m.is_locked());
+    *m.try_lock_for(Duration::from_millis(10)).expect("free") += 1;
+    *m.try_lock_until(Instant::now() + Duration::from_millis(10)).expect("free") -= 1;
     assert!(!m.is_locked());
     thread::scope(|s| {
         for _ in 0..3 {

@@ -4,6 +4,7 @@
 //! queue and are woken by direct hand-off, exactly as parked threads are.
 
 mod acquire;
+mod map;
 
 use core::cell::UnsafeCell;
 use core::fmt;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 pub(crate) use acquire::Acquire;
 pub use acquire::RawAcquire;
+pub use map::{OwnedMappedAsyncRwLockReadGuard, OwnedMappedAsyncRwLockWriteGuard};
 
 use crate::engine::waiter::Kind;
 use crate::engine::RawRwLock;
@@ -96,6 +98,24 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
         self.write()
     }
 
+    /// The exclusive entry with a guard that keeps the `Arc`, for code
+    /// written against a mutex: the same as [`write_owned`](Self::write_owned).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Arc;
+    ///
+    /// let m = Arc::new(rwlocker::AsyncMutex::new(1));
+    /// let mut g = m.clone().lock_owned().await; // no borrow of `m`
+    /// *g += 1;
+    /// drop(g);
+    /// assert_eq!(*m.lock().await, 2);
+    /// # });
+    /// ```
+    pub fn lock_owned(self: Arc<Self>) -> OwnedAsyncRwLockWriteFuture<T, P> {
+        self.write_owned()
+    }
+
     /// Waits for a read lock whose guard keeps the `Arc` (no lifetime).
     pub fn read_owned(self: Arc<Self>) -> OwnedAsyncRwLockReadFuture<T, P> {
         OwnedAsyncRwLockReadFuture { lock: Some(self), acquire: Acquire::new(Kind::Read) }
@@ -117,6 +137,70 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
     pub fn try_write(&self) -> Option<AsyncRwLockWriteGuard<'_, T, P>> {
         // SAFETY: the write lock is held when `try_lock_exclusive` returns true.
         self.raw.try_lock_exclusive().then(|| unsafe { AsyncRwLockWriteGuard::new(self) })
+    }
+
+    /// [`try_read`](Self::try_read) with a guard that keeps the `Arc` (no
+    /// lifetime). On failure the `Arc` is dropped; clone it first to keep it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rwlocker::AsyncRwLock;
+    ///
+    /// let lock = Arc::new(AsyncRwLock::<u32>::new(1));
+    /// let w = lock.try_write().unwrap();
+    /// assert!(lock.clone().try_read_owned().is_none());
+    /// drop(w);
+    /// let r = lock.clone().try_read_owned().unwrap();
+    /// assert_eq!(*r, 1);
+    /// ```
+    pub fn try_read_owned(self: Arc<Self>) -> Option<OwnedAsyncRwLockReadGuard<T, P>> {
+        // SAFETY: a read lock is held when `try_lock_shared` returns true.
+        self.raw.try_lock_shared().then(|| unsafe { OwnedAsyncRwLockReadGuard::new(self) })
+    }
+
+    /// [`try_write`](Self::try_write) with a guard that keeps the `Arc`. On
+    /// failure the `Arc` is dropped; clone it first to keep it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rwlocker::AsyncRwLock;
+    ///
+    /// let lock = Arc::new(AsyncRwLock::<u32>::new(1));
+    /// let r = lock.try_read().unwrap();
+    /// assert!(lock.clone().try_write_owned().is_none());
+    /// drop(r);
+    /// *lock.clone().try_write_owned().unwrap() += 1;
+    /// ```
+    pub fn try_write_owned(self: Arc<Self>) -> Option<OwnedAsyncRwLockWriteGuard<T, P>> {
+        // SAFETY: the write lock is held when `try_lock_exclusive` returns true.
+        self.raw.try_lock_exclusive().then(|| unsafe { OwnedAsyncRwLockWriteGuard::new(self) })
+    }
+
+    /// The exclusive entry without waiting, for code written against a
+    /// mutex: the same as [`try_write`](Self::try_write).
+    ///
+    /// ```
+    /// let m = rwlocker::AsyncMutex::new(1);
+    /// let g = m.try_lock().expect("free");
+    /// assert!(m.try_lock().is_none());
+    /// drop(g);
+    /// assert!(m.try_lock().is_some());
+    /// ```
+    pub fn try_lock(&self) -> Option<AsyncRwLockWriteGuard<'_, T, P>> {
+        self.try_write()
+    }
+
+    /// The exclusive entry for synchronous code, blocking the calling
+    /// thread: the same as [`write_blocking`](Self::write_blocking). Do not
+    /// call it from async code.
+    ///
+    /// ```
+    /// let m = rwlocker::AsyncMutex::new(1);
+    /// *m.lock_blocking() += 1;
+    /// assert_eq!(*m.lock_blocking(), 2);
+    /// ```
+    pub fn lock_blocking(&self) -> AsyncRwLockWriteGuard<'_, T, P> {
+        self.write_blocking()
     }
 
     /// Blocks the calling thread until a read lock is held: for synchronous
@@ -396,6 +480,35 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
     }
 }
 
+impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
+    /// Turns this read lock into the write lock if that breaks no policy
+    /// rule (this guard is the only reader and a `try_write` would succeed
+    /// were it gone); otherwise returns the guard, still reading. See
+    /// [`RwLockReadGuard::try_upgrade`](crate::RwLockReadGuard::try_upgrade).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use rwlocker::{AsyncRwLock, AsyncRwLockReadGuard};
+    ///
+    /// let lock = AsyncRwLock::<u32>::new(0);
+    /// let r = lock.read().await;
+    /// let mut w = AsyncRwLockReadGuard::try_upgrade(r).expect("the only reader");
+    /// *w += 1;
+    /// # });
+    /// ```
+    pub fn try_upgrade(this: Self) -> Result<AsyncRwLockWriteGuard<'a, T, P>, Self> {
+        // SAFETY: the guard holds a read lock of this lock.
+        if unsafe { this.lock.raw.try_upgrade() } {
+            let lock = Self::into_lock(this);
+            // SAFETY: the read lock became the write lock, which passes to
+            // the new guard.
+            Ok(unsafe { AsyncRwLockWriteGuard::new(lock) })
+        } else {
+            Err(this)
+        }
+    }
+}
+
 impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
     /// Gives up the guard without releasing the lock; returns the lock.
     pub(crate) fn into_lock(this: Self) -> &'a AsyncRwLock<T, P> {
@@ -424,6 +537,38 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockReadGuard<T, P> {
         let mut this = ManuallyDrop::new(this);
         // SAFETY: `this` is never dropped, so the `Arc` is moved out once.
         unsafe { ManuallyDrop::take(&mut this.lock) }
+    }
+}
+
+impl<T: ?Sized, P: Policy> OwnedAsyncRwLockReadGuard<T, P> {
+    /// Turns this read lock into the write lock if that breaks no policy
+    /// rule; otherwise returns the guard, still reading. See
+    /// [`RwLockReadGuard::try_upgrade`](crate::RwLockReadGuard::try_upgrade).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Arc;
+    /// use rwlocker::{AsyncRwLock, OwnedAsyncRwLockReadGuard};
+    ///
+    /// let lock = Arc::new(AsyncRwLock::<u32>::new(0));
+    /// let r = lock.clone().read_owned().await;
+    /// let other = lock.try_read().unwrap();
+    /// let r = OwnedAsyncRwLockReadGuard::try_upgrade(r).unwrap_err(); // two readers
+    /// drop(other);
+    /// let mut w = OwnedAsyncRwLockReadGuard::try_upgrade(r).expect("the only reader");
+    /// *w += 1;
+    /// # });
+    /// ```
+    pub fn try_upgrade(this: Self) -> Result<OwnedAsyncRwLockWriteGuard<T, P>, Self> {
+        // SAFETY: the guard holds a read lock of this lock.
+        if unsafe { this.lock.raw.try_upgrade() } {
+            let lock = Self::into_lock(this);
+            // SAFETY: the read lock became the write lock, which passes to
+            // the new guard.
+            Ok(unsafe { OwnedAsyncRwLockWriteGuard::new(lock) })
+        } else {
+            Err(this)
+        }
     }
 }
 

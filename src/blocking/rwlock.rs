@@ -50,6 +50,21 @@ pub struct RwLock<T: ?Sized, P: Policy = PhaseFair> {
 /// ```
 pub type Mutex<T> = RwLock<T, Exclusive>;
 
+/// The guard of [`Mutex::lock`](RwLock::lock): a write guard of a
+/// [`Mutex`].
+///
+/// ```
+/// use rwlocker::{Mutex, MutexGuard};
+///
+/// fn bump(g: &mut MutexGuard<'_, u32>) {
+///     **g += 1;
+/// }
+/// let m = Mutex::new(0);
+/// bump(&mut m.lock());
+/// assert_eq!(*m.lock(), 1);
+/// ```
+pub type MutexGuard<'a, T> = RwLockWriteGuard<'a, T, Exclusive>;
+
 // SAFETY: the lock owns a `T`; moving it to another thread moves the `T`.
 unsafe impl<T: ?Sized + Send, P: Policy> Send for RwLock<T, P> {}
 // SAFETY: writers get `&mut T` (needs `T: Send`); under a sharing policy
@@ -97,6 +112,54 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     #[inline]
     pub fn lock(&self) -> RwLockWriteGuard<'_, T, P> {
         self.write()
+    }
+
+    /// The exclusive entry without waiting, for code written against a
+    /// mutex: the same as [`try_write`](Self::try_write). It fails while the
+    /// lock is held or anyone waits for it.
+    ///
+    /// ```
+    /// let m = rwlocker::Mutex::new(1);
+    /// let g = m.try_lock().expect("free");
+    /// assert!(m.try_lock().is_none());
+    /// drop(g);
+    /// assert_eq!(*m.try_lock().unwrap(), 1);
+    /// ```
+    #[inline]
+    pub fn try_lock(&self) -> Option<RwLockWriteGuard<'_, T, P>> {
+        self.try_write()
+    }
+
+    /// The exclusive entry, waiting up to `timeout`: the same as
+    /// [`try_write_for`](Self::try_write_for).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let m = rwlocker::Mutex::new(1);
+    /// let g = m.lock();
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(m.try_lock_for(Duration::from_millis(5)).is_none()));
+    /// });
+    /// drop(g);
+    /// assert!(m.try_lock_for(Duration::from_millis(5)).is_some());
+    /// ```
+    pub fn try_lock_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T, P>> {
+        self.try_write_for(timeout)
+    }
+
+    /// The exclusive entry, waiting until `deadline`: the same as
+    /// [`try_write_until`](Self::try_write_until).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let m = rwlocker::Mutex::new(1);
+    /// *m.try_lock_until(Instant::now() + Duration::from_millis(5)).unwrap() += 1;
+    /// assert_eq!(*m.lock(), 2);
+    /// ```
+    pub fn try_lock_until(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, T, P>> {
+        self.try_write_until(deadline)
     }
 
     /// A read lock if one is available at once, without overtaking a waiter
@@ -218,9 +281,74 @@ impl<'a, T: ?Sized, P: Policy> RwLockReadGuard<'a, T, P> {
         MappedRwLockReadGuard { raw, data, _marker: PhantomData }
     }
 
+    /// A guard for a part of the data if `f` finds one; otherwise the
+    /// guard back, still reading.
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::<Vec<u32>>::new(vec![7]);
+    /// let first = RwLockReadGuard::try_map(lock.read(), |v| v.first()).unwrap();
+    /// assert_eq!(*first, 7);
+    /// drop(first);
+    /// let whole = RwLockReadGuard::try_map(lock.read(), |v| v.get(5)).unwrap_err();
+    /// assert_eq!(whole.len(), 1);
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<MappedRwLockReadGuard<'a, U, P>, Self> {
+        match f(&*this).map(NonNull::from) {
+            Some(data) => {
+                let raw = &this.lock.raw;
+                core::mem::forget(this);
+                Ok(MappedRwLockReadGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
+    }
+
     /// The lock this guard belongs to.
     pub fn rwlock(this: &Self) -> &'a RwLock<T, P> {
         this.lock
+    }
+
+    /// Turns this read lock into the write lock if that breaks no policy
+    /// rule: this guard is the **only reader** and a
+    /// [`try_write`](RwLock::try_write) would succeed were it gone (no
+    /// writer waits, nobody is queued). Otherwise returns the guard, still
+    /// reading. Under [`Exclusive`] a read guard already is exclusive, so the
+    /// upgrade always succeeds.
+    ///
+    /// It never waits, so two readers that both try cannot deadlock; a
+    /// reader that must write when this fails drops its guard, takes
+    /// [`write`](RwLock::write), and checks its condition again.
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::<Vec<u32>>::new(vec![]);
+    /// let r = lock.read();
+    /// if r.is_empty() {
+    ///     let mut w = RwLockReadGuard::try_upgrade(r).expect("the only reader");
+    ///     w.push(1);
+    /// }
+    /// let (r1, r2) = (lock.read(), lock.read());
+    /// let r1 = RwLockReadGuard::try_upgrade(r1).unwrap_err(); // another reader holds
+    /// assert_eq!(*r1, [1]);
+    /// # drop(r2);
+    /// ```
+    pub fn try_upgrade(this: Self) -> Result<RwLockWriteGuard<'a, T, P>, Self> {
+        // SAFETY: the guard holds a read lock of this lock.
+        if unsafe { this.lock.raw.try_upgrade() } {
+            let lock = this.lock;
+            core::mem::forget(this);
+            // SAFETY: the read lock became the write lock; the forgotten
+            // guard will not release it, the new one will.
+            Ok(unsafe { lock.write_guard() })
+        } else {
+            Err(this)
+        }
     }
 }
 
@@ -248,6 +376,86 @@ impl<'a, T: ?Sized, P: Policy> RwLockWriteGuard<'a, T, P> {
         let data = NonNull::from(f(&mut *this));
         core::mem::forget(this);
         MappedRwLockWriteGuard { raw, data, _marker: PhantomData }
+    }
+
+    /// A guard for a part of the data if `f` finds one, keeping the write
+    /// lock; otherwise the guard back.
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::<Vec<u32>>::new(vec![7]);
+    /// *RwLockWriteGuard::try_map(lock.write(), |v| v.first_mut()).unwrap() += 1;
+    /// assert!(RwLockWriteGuard::try_map(lock.write(), |v| v.get_mut(5)).is_err());
+    /// assert_eq!(*lock.read(), [8]);
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedRwLockWriteGuard<'a, U, P>, Self> {
+        match f(&mut *this).map(NonNull::from) {
+            Some(data) => {
+                let raw = &this.lock.raw;
+                core::mem::forget(this);
+                Ok(MappedRwLockWriteGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
+    }
+
+    /// Downgrades atomically (as [`downgrade`](Self::downgrade)) to a read
+    /// guard for a part of the data. `f` sees the data through `&T` only, so
+    /// the part is one that shared access may reach (unlike a downgrade of a
+    /// mapped *write* guard, which this crate does not offer).
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::<(u32, String)>::new((0, "a".into()));
+    /// let mut w = lock.write();
+    /// w.1.push('b');
+    /// let name = RwLockWriteGuard::downgrade_map(w, |(_, name)| name.as_str());
+    /// assert!(lock.try_write().is_none());
+    /// assert!(lock.try_read().is_some()); // readers share again
+    /// assert_eq!(&*name, "ab");
+    /// ```
+    pub fn downgrade_map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> MappedRwLockReadGuard<'a, U, P> {
+        // `f` runs under the write lock: if it panics, `this` releases it.
+        let data = NonNull::from(f(&*this));
+        let raw = &this.lock.raw;
+        core::mem::forget(this);
+        // SAFETY: the forgotten guard held the write lock; afterwards a read
+        // lock is held, under which `data` (derived from `&T`) stays valid.
+        unsafe { raw.downgrade() };
+        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+    }
+
+    /// [`downgrade_map`](Self::downgrade_map) if `f` finds a part;
+    /// otherwise the write guard back, still writing.
+    ///
+    /// ```
+    /// use rwlocker::{RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::<Vec<u32>>::new(vec![1]);
+    /// let w = RwLockWriteGuard::try_downgrade_map(lock.write(), |v| v.get(3)).unwrap_err();
+    /// assert!(lock.is_locked_exclusive());
+    /// let r = RwLockWriteGuard::try_downgrade_map(w, |v| v.first()).unwrap();
+    /// assert_eq!((*r, lock.is_locked_exclusive()), (1, false));
+    /// ```
+    pub fn try_downgrade_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<MappedRwLockReadGuard<'a, U, P>, Self> {
+        match f(&*this).map(NonNull::from) {
+            Some(data) => {
+                let raw = &this.lock.raw;
+                core::mem::forget(this);
+                // SAFETY: as in `downgrade_map`.
+                unsafe { raw.downgrade() };
+                Ok(MappedRwLockReadGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
     }
 
     /// The lock this guard belongs to.
@@ -298,7 +506,9 @@ impl<T: ?Sized, P: Policy> Drop for RwLockWriteGuard<'_, T, P> {
     }
 }
 
-/// A read guard for part of the data ([`RwLockReadGuard::map`]).
+/// A read guard for part of the data ([`RwLockReadGuard::map`],
+/// [`RwLockWriteGuard::downgrade_map`], and the same methods of the borrowed
+/// async guards).
 #[must_use = "if unused the lock is released at once"]
 pub struct MappedRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     raw: &'a RawRwLock<P>,
@@ -306,7 +516,8 @@ pub struct MappedRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     _marker: PhantomData<&'a T>,
 }
 
-/// A write guard for part of the data ([`RwLockWriteGuard::map`]); it has
+/// A write guard for part of the data ([`RwLockWriteGuard::map`], and
+/// [`AsyncRwLockWriteGuard::map`](crate::AsyncRwLockWriteGuard::map)); it has
 /// no `downgrade`.
 #[must_use = "if unused the lock is released at once"]
 pub struct MappedRwLockWriteGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
@@ -333,6 +544,41 @@ impl<'a, T: ?Sized, P: Policy> MappedRwLockReadGuard<'a, T, P> {
         core::mem::forget(this);
         MappedRwLockReadGuard { raw, data, _marker: PhantomData }
     }
+
+    /// Maps further into the data if `f` finds a part; otherwise the guard
+    /// back.
+    ///
+    /// ```
+    /// use rwlocker::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+    ///
+    /// let lock = RwLock::<Vec<Vec<u32>>>::new(vec![vec![5]]);
+    /// let row = RwLockReadGuard::map(lock.read(), |v| &v[0]);
+    /// let row = MappedRwLockReadGuard::try_map(row, |r| r.get(1)).unwrap_err();
+    /// let cell = MappedRwLockReadGuard::try_map(row, |r| r.first()).unwrap();
+    /// assert_eq!(*cell, 5);
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<MappedRwLockReadGuard<'a, U, P>, Self> {
+        match f(&*this).map(NonNull::from) {
+            Some(data) => {
+                let raw = this.raw;
+                core::mem::forget(this);
+                Ok(MappedRwLockReadGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
+    }
+
+    /// A mapped guard over `data`, holding a read lock of `raw`.
+    ///
+    /// # Safety
+    /// A read lock of `raw` is held and passes to the guard; `data` is valid
+    /// for shared access for as long as that lock is held.
+    pub(crate) unsafe fn from_raw(raw: &'a RawRwLock<P>, data: NonNull<T>) -> Self {
+        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+    }
 }
 
 impl<'a, T: ?Sized, P: Policy> MappedRwLockWriteGuard<'a, T, P> {
@@ -341,6 +587,41 @@ impl<'a, T: ?Sized, P: Policy> MappedRwLockWriteGuard<'a, T, P> {
         let raw = this.raw;
         let data = NonNull::from(f(&mut *this));
         core::mem::forget(this);
+        MappedRwLockWriteGuard { raw, data, _marker: PhantomData }
+    }
+
+    /// Maps further into the data if `f` finds a part; otherwise the guard
+    /// back.
+    ///
+    /// ```
+    /// use rwlocker::{MappedRwLockWriteGuard, RwLock, RwLockWriteGuard};
+    ///
+    /// let lock = RwLock::<Vec<Vec<u32>>>::new(vec![vec![5]]);
+    /// let row = RwLockWriteGuard::map(lock.write(), |v| &mut v[0]);
+    /// let row = MappedRwLockWriteGuard::try_map(row, |r| r.get_mut(1)).unwrap_err();
+    /// *MappedRwLockWriteGuard::try_map(row, |r| r.first_mut()).unwrap() += 1;
+    /// assert_eq!(lock.read()[0], [6]);
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedRwLockWriteGuard<'a, U, P>, Self> {
+        match f(&mut *this).map(NonNull::from) {
+            Some(data) => {
+                let raw = this.raw;
+                core::mem::forget(this);
+                Ok(MappedRwLockWriteGuard { raw, data, _marker: PhantomData })
+            }
+            None => Err(this),
+        }
+    }
+
+    /// A mapped guard over `data`, holding the write lock of `raw`.
+    ///
+    /// # Safety
+    /// The write lock of `raw` is held and passes to the guard; `data` is
+    /// valid for exclusive access for as long as that lock is held.
+    pub(crate) unsafe fn from_raw(raw: &'a RawRwLock<P>, data: NonNull<T>) -> Self {
         MappedRwLockWriteGuard { raw, data, _marker: PhantomData }
     }
 }

@@ -7,7 +7,7 @@ use core::task::{Context, Poll};
 use std::collections::VecDeque;
 use std::sync::Arc as StdArc;
 
-use super::two_locks;
+use super::{two_locks, WaitTimeoutResult};
 use crate::asynchronous::{
     Acquire, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, OwnedAsyncRwLockReadGuard,
     OwnedAsyncRwLockWriteGuard,
@@ -173,6 +173,90 @@ impl AsyncRwCondvar {
             guard = self.wait(guard).await;
         }
         guard
+    }
+
+    /// Like [`wait`](Self::wait), giving up when `timer` completes first:
+    /// resolves to the guard, holding the same mode again, and whether the
+    /// wait timed out. Any timer future works (`tokio::time::sleep(d)`, an
+    /// `async-io` `Timer`, …), so the condvar stays runtime-agnostic.
+    ///
+    /// The timer bounds the wait for a notification, not the re-acquisition
+    /// of the lock (as for [`RwCondvar::wait_until`](crate::RwCondvar::wait_until)).
+    /// A notification that arrives as the timer fires is taken: the result
+    /// is then not timed out. Unlike dropping a [`wait`](Self::wait) future
+    /// (which drops the guard), the caller gets the guard back and can check
+    /// its condition again under the lock.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use std::time::Duration;
+    /// use rwlocker::{AsyncRwCondvar, AsyncRwLock};
+    ///
+    /// let lock = AsyncRwLock::<u32>::new(0);
+    /// let cv = AsyncRwCondvar::new();
+    /// let guard = lock.write().await;
+    /// let (mut guard, r) = cv.wait_timeout(guard, tokio::time::sleep(Duration::from_millis(5))).await;
+    /// assert!(r.timed_out());
+    /// *guard += 1; // the write lock is held again
+    /// # });
+    /// ```
+    pub fn wait_timeout<G: AsyncCondvarGuard, F: Future>(
+        &self,
+        guard: G,
+        timer: F,
+    ) -> AsyncRwCondvarWaitTimeout<'_, G, F> {
+        AsyncRwCondvarWaitTimeout { wait: self.wait(guard), timer: Some(timer), timed_out: false }
+    }
+
+    /// Waits while `condition` holds, giving up when `timer` completes:
+    /// resolves to the guard and whether the condition still held when the
+    /// timer fired. The lock is held again on return either way.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use std::time::Duration;
+    /// use rwlocker::{AsyncRwCondvar, AsyncRwLock};
+    ///
+    /// let lock = AsyncRwLock::<bool>::new(false);
+    /// let cv = AsyncRwCondvar::new();
+    /// let waiter = async {
+    ///     let g = lock.read().await;
+    ///     let (g, r) = cv.wait_while_timeout(g, |ready| !*ready, tokio::time::sleep(Duration::from_secs(3600))).await;
+    ///     assert!(*g && !r.timed_out());
+    /// };
+    /// let setter = async {
+    ///     *lock.write().await = true;
+    ///     cv.notify_all();
+    /// };
+    /// tokio::join!(waiter, setter);
+    /// # });
+    /// ```
+    pub async fn wait_while_timeout<G, T, F>(
+        &self,
+        mut guard: G,
+        mut condition: impl FnMut(&T) -> bool,
+        timer: F,
+    ) -> (G, WaitTimeoutResult)
+    where
+        G: AsyncCondvarGuard + core::ops::Deref<Target = T>,
+        T: ?Sized,
+        F: Future,
+    {
+        // Fused: a notification can win the race with a timer that has just
+        // completed, and a completed future must not be polled again.
+        let mut timer = core::pin::pin!(Fused(Some(timer)));
+        while condition(&*guard) {
+            if timer.0.is_none() {
+                return (guard, WaitTimeoutResult(true));
+            }
+            let (g, r) = self.wait_timeout(guard, timer.as_mut()).await;
+            guard = g;
+            if r.timed_out() {
+                let still = condition(&*guard);
+                return (guard, WaitTimeoutResult(still));
+            }
+        }
+        (guard, WaitTimeoutResult(false))
     }
 
     /// Wakes one waiter; returns whether there was one.
@@ -370,6 +454,79 @@ impl<G: AsyncCondvarGuard> Drop for AsyncRwCondvarWait<'_, G> {
                 self.cv.notify(1);
             }
             Phase::Start(_) | Phase::Done => {}
+        }
+    }
+}
+
+/// A future that is `None` once it has completed, and stays ready then.
+struct Fused<F>(Option<F>);
+
+impl<F: Future> Future for Fused<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: the inner future is never moved out of the pinned option:
+        // it is polled in place and dropped in place (set to `None`).
+        let slot = unsafe { &mut self.get_unchecked_mut().0 };
+        let Some(fut) = slot.as_mut() else { return Poll::Ready(()) };
+        // SAFETY: `fut` lives inside the pinned `Fused` and is not moved.
+        match unsafe { Pin::new_unchecked(fut) }.poll(cx) {
+            Poll::Ready(_) => {
+                *slot = None;
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The future of [`AsyncRwCondvar::wait_timeout`]; resolves to the guard
+/// and whether the wait timed out.
+#[must_use = "futures do nothing unless polled"]
+pub struct AsyncRwCondvarWaitTimeout<'c, G: AsyncCondvarGuard, F> {
+    wait: AsyncRwCondvarWait<'c, G>,
+    /// `None` once it has fired (or is no longer needed).
+    timer: Option<F>,
+    timed_out: bool,
+}
+
+impl<G: AsyncCondvarGuard, F> fmt::Debug for AsyncRwCondvarWaitTimeout<'_, G, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncRwCondvarWaitTimeout")
+            .field("wait", &self.wait)
+            .field("timed_out", &self.timed_out)
+            .finish()
+    }
+}
+
+impl<G: AsyncCondvarGuard, F: Future> Future for AsyncRwCondvarWaitTimeout<'_, G, F> {
+    type Output = (G, WaitTimeoutResult);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: only `timer` is structurally pinned: it is polled in place
+        // and dropped in place (set to `None`), never moved. `wait` is
+        // `Unpin`, and the flag is plain data.
+        let this = unsafe { self.get_unchecked_mut() };
+        loop {
+            if let Poll::Ready(guard) = Pin::new(&mut this.wait).poll(cx) {
+                return Poll::Ready((guard, WaitTimeoutResult(this.timed_out)));
+            }
+            // Still registered and not notified: the timer decides.
+            let Phase::Waiting(..) = this.wait.phase else { return Poll::Pending };
+            let Some(timer) = this.timer.as_mut() else { return Poll::Pending };
+            // SAFETY: see above: the timer is not moved.
+            if unsafe { Pin::new_unchecked(timer) }.poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.timer = None;
+            let Phase::Waiting(handle, waiter) = core::mem::replace(&mut this.wait.phase, Phase::Done) else {
+                unreachable!()
+            };
+            // Leave the condvar; a notification that got here first is
+            // taken (not timed out). Then re-acquire the lock as a plain
+            // arrival, on the next turn of the loop.
+            this.timed_out = !this.wait.cv.deregister(&waiter);
+            this.wait.phase = Phase::Reacquiring(handle, Acquire::new(G::KIND));
         }
     }
 }

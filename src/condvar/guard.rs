@@ -8,6 +8,7 @@
 // crate can call or implement their items.
 #![allow(private_interfaces)]
 
+use crate::blocking::arc::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
 use crate::blocking::reentrant::{ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
 use crate::blocking::rwlock::{RwLockReadGuard, RwLockWriteGuard};
 use crate::engine::waiter::{Kind, Waiter, WakeList};
@@ -74,7 +75,8 @@ pub(crate) mod sealed {
 
 /// A guard [`RwCondvar`](crate::RwCondvar) can wait with: the read and
 /// write guards of [`RwLock`](crate::RwLock) (any policy, so
-/// [`Mutex`](crate::Mutex) too) and of
+/// [`Mutex`](crate::Mutex) too), borrowed or `Arc`
+/// ([`RwLock::read_arc`](crate::RwLock::read_arc)), and of
 /// [`ReentrantRwLock`](crate::ReentrantRwLock) at nesting depth 1.
 pub trait CondvarGuard: sealed::Sealed {}
 
@@ -91,6 +93,35 @@ impl<T: ?Sized, P: Policy> sealed::Sealed for RwLockWriteGuard<'_, T, P> {
     }
 }
 impl<T: ?Sized, P: Policy> CondvarGuard for RwLockWriteGuard<'_, T, P> {}
+
+/// The write lock of a raw lock, held by code that manages locking itself
+/// (the `lock_api` 0.5 condvar). Whoever builds one asserts that the lock is
+/// held exclusively for as long as the value is waited with.
+#[cfg(all(feature = "lock_api_05", not(loom)))]
+pub(crate) struct RawWriteHeld<'a, P: Policy>(pub(crate) &'a RawRwLock<P>);
+
+#[cfg(all(feature = "lock_api_05", not(loom)))]
+impl<P: Policy> sealed::Sealed for RawWriteHeld<'_, P> {
+    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+        (self.0, Kind::Write)
+    }
+}
+#[cfg(all(feature = "lock_api_05", not(loom)))]
+impl<P: Policy> CondvarGuard for RawWriteHeld<'_, P> {}
+
+impl<T: ?Sized, P: Policy> sealed::Sealed for ArcRwLockReadGuard<T, P> {
+    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+        (ArcRwLockReadGuard::rwlock(self).raw(), Kind::Read)
+    }
+}
+impl<T: ?Sized, P: Policy> CondvarGuard for ArcRwLockReadGuard<T, P> {}
+
+impl<T: ?Sized, P: Policy> sealed::Sealed for ArcRwLockWriteGuard<T, P> {
+    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+        (ArcRwLockWriteGuard::rwlock(self).raw(), Kind::Write)
+    }
+}
+impl<T: ?Sized, P: Policy> CondvarGuard for ArcRwLockWriteGuard<T, P> {}
 
 #[cold]
 #[inline(never)]

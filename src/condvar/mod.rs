@@ -13,8 +13,10 @@ use core::fmt;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-pub use async_cv::{AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, RawCondvarWait};
+pub use async_cv::{AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, AsyncRwCondvarWaitTimeout, RawCondvarWait};
 pub use guard::CondvarGuard;
+#[cfg(all(feature = "lock_api_05", not(loom)))]
+pub(crate) use guard::RawWriteHeld;
 use guard::WaitLock;
 
 use crate::engine::waiter::{wake_all, Waiter, CV_WAITING, NOTIFIED, WOKEN};
@@ -185,6 +187,40 @@ impl RwCondvar {
                         return WaitTimeoutResult(condition(&**guard));
                     }
                 }
+            }
+        }
+        WaitTimeoutResult(false)
+    }
+
+    /// Waits while `condition` holds, until `deadline` at the latest.
+    /// `timed_out()` is true iff the condition still held at the deadline;
+    /// the lock is held again on return either way.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use rwlocker::{RwCondvar, RwLock};
+    ///
+    /// let (lock, cv) = (RwLock::<u32>::new(0), RwCondvar::new());
+    /// let mut g = lock.write();
+    /// let r = cv.wait_while_until(&mut g, |n| *n == 0, Instant::now() + Duration::from_millis(5));
+    /// assert!(r.timed_out());
+    /// *g += 1; // still the write lock
+    /// let r = cv.wait_while_until(&mut g, |n| *n == 0, Instant::now());
+    /// assert!(!r.timed_out(), "the condition no longer holds");
+    /// ```
+    pub fn wait_while_until<G, T>(
+        &self,
+        guard: &mut G,
+        mut condition: impl FnMut(&T) -> bool,
+        deadline: Instant,
+    ) -> WaitTimeoutResult
+    where
+        G: CondvarGuard + core::ops::Deref<Target = T>,
+        T: ?Sized,
+    {
+        while condition(&**guard) {
+            if self.wait_until(guard, deadline).timed_out() {
+                return WaitTimeoutResult(condition(&**guard));
             }
         }
         WaitTimeoutResult(false)

@@ -57,6 +57,7 @@
 #[cfg(not(loom))]
 mod cpus;
 mod queue;
+mod upgrade;
 pub(crate) mod waiter;
 
 use core::fmt;
