@@ -290,8 +290,8 @@ impl ThreadCond {
         // Take the lock back in the same mode, whatever happened.
         match &self.side {
             Side::Native(core, kind) => {
-                let mut acq = kind.raw_acquire();
-                drive(py, &core.engine, &mut acq, None, Signals::Defer(&mut pending))?;
+                let mut acq = core.engine.acquire(*kind);
+                drive(py, &mut acq, None, Signals::Defer(&mut pending))?;
                 core.granted(*kind, me, &thread_token);
                 if marked {
                     core.restore_marker(me);
@@ -503,7 +503,7 @@ enum WState {
     Waiting(RawCondvarWait),
     /// Taking the lock back; `exc` is re-raised once it is held.
     Reacquire {
-        acq: RawAcquire,
+        acq: RawAcquire<'static>,
         exc: Option<PyErr>,
         result: bool,
     },
@@ -616,7 +616,7 @@ impl WaitMachine {
     fn reacquire(
         &mut self,
         py: Python<'_>,
-        acq: Option<RawAcquire>,
+        acq: Option<RawAcquire<'static>>,
         exc: Option<PyErr>,
         result: bool,
     ) -> PyResult<Step> {
@@ -630,12 +630,11 @@ impl WaitMachine {
                     Ok(false) => {}
                     Err(e) => return Err(exc.unwrap_or(e)),
                 }
-                self.kind.raw_acquire()
+                self.core.engine.acquire(self.kind)
             }
         };
-        let engine = &self.core.engine;
         let lp = self.loop_.as_ref().map(|l| l.bind(py));
-        match poll_task(py, lp, woken, |cx| engine.poll(&mut acq, cx)) {
+        match poll_task(py, lp, woken, |cx| acq.poll(cx)) {
             Ok(None) => {
                 let me = self.me_if_needed(py);
                 self.core.granted(self.kind, me, &self.who(py));
@@ -647,7 +646,7 @@ impl WaitMachine {
             }
             Err(e) => {
                 // No loop to wait on: give the lock up rather than hang.
-                self.core.engine.cancel(&mut acq);
+                acq.cancel();
                 Err(exc.unwrap_or(e))
             }
         }
@@ -689,7 +688,7 @@ impl WaitMachine {
                     self.cond.notify(1);
                 }
             }
-            WState::Reacquire { mut acq, .. } => self.core.engine.cancel(&mut acq),
+            WState::Reacquire { mut acq, .. } => acq.cancel(),
             WState::Start | WState::Done => {}
         }
     }
