@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-use rwlocker::{PhaseFair, RawAcquire, RawRwLock, RwLock, WriterPreferring};
+use rwlocker::{AsyncRwCondvar, PhaseFair, RawAcquire, RawRwLock, RwLock, WriterPreferring};
 
 fn noop_cx() -> Context<'static> {
     Context::from_waker(Waker::noop())
@@ -98,4 +98,49 @@ fn owned_raw_acquire_keeps_its_lock() {
     assert_eq!(Arc::strong_count(&fair), 1);
     // SAFETY: the completed write acquisition of `wp` is ours to release.
     unsafe { wp.unlock_exclusive() };
+}
+
+// ---------------------------------------------------------------------------
+// Hand-driven condvar waits
+// ---------------------------------------------------------------------------
+
+/// `cancel` reports a notification once, and only one it has not consumed
+/// (a wait cancelled before, or polled `Ready`, once claimed one).
+#[test]
+fn raw_condvar_wait_cancel_is_truthful() {
+    let cv = AsyncRwCondvar::new();
+    let mut cx = noop_cx();
+    let mut wait = cv.register_raw(1, cx.waker());
+    assert!(!wait.cancel(), "not notified");
+    assert!(!wait.cancel(), "cancelled before");
+    assert_eq!(cv.notify(1), 0);
+
+    let mut wait = cv.register_raw(1, cx.waker());
+    assert_eq!(cv.notify(1), 1);
+    assert!(wait.cancel());
+    assert!(!wait.cancel(), "reported twice");
+
+    let mut wait = cv.register_raw(1, cx.waker());
+    assert_eq!(cv.notify(1), 1);
+    assert!(wait.poll(&mut cx).is_ready());
+    assert!(!wait.cancel(), "consumed by the Ready poll");
+}
+
+/// Dropping a registered wait deregisters it; a notification it had
+/// received passes on to the next waiter. (A dropped wait once stayed
+/// registered and swallowed notifications.)
+#[test]
+fn dropped_raw_condvar_wait_deregisters_and_passes_on() {
+    let cv = Arc::new(AsyncRwCondvar::new());
+    let mut cx = noop_cx();
+    let first = cv.register_raw(1, cx.waker());
+    drop(first);
+    assert_eq!(cv.notify(1), 0, "a dropped wait stayed registered");
+
+    let first = cv.clone().register_raw_owned(1, cx.waker());
+    let mut second = cv.register_raw(1, cx.waker());
+    assert_eq!(cv.notify(1), 1);
+    drop(first); // notified, never polled
+    assert!(second.poll(&mut cx).is_ready(), "the notification was lost");
+    assert_eq!(Arc::strong_count(&cv), 1);
 }

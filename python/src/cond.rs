@@ -1,7 +1,7 @@
 //! Condition variables: `RWCondition` / `AsyncRWCondition` proxies.
 //!
 //! Built on the crate's [`AsyncRwCondvar`] through its hand-driven wait
-//! (`register_raw` / `poll_raw` / `cancel_raw`): one FIFO of waiters per
+//! ([`RawCondvarWait`]: `register_raw_owned`, `poll`, `cancel`): one FIFO of waiters per
 //! condition, shared by its read and write proxies (as in rwlocker 3.2, a
 //! notify from either side wakes the oldest waiters, whatever mode they
 //! wait in). Thread waiters use a waker that unparks the thread; asyncio
@@ -42,7 +42,7 @@ const WAIT_NESTED: &str = "Cannot wait on a nested write lock. Release inner loc
 /// The condition variable of one condition (both proxies).
 #[derive(Default)]
 pub(crate) struct CondCore {
-    cv: AsyncRwCondvar,
+    cv: Arc<AsyncRwCondvar>,
     /// Waits registered and not yet returned from their sleep (for tests
     /// and diagnostics: `len(cond._state)`).
     sleeping: AtomicUsize,
@@ -50,16 +50,16 @@ pub(crate) struct CondCore {
 
 impl CondCore {
     /// Registers a wait for the lock `lock_id` with `waker`.
-    fn register(&self, lock_id: usize, waker: &std::task::Waker) -> RawCondvarWait {
-        let wait = self.cv.register_raw(lock_id, waker);
+    fn register(&self, lock_id: usize, waker: &std::task::Waker) -> RawCondvarWait<'static> {
+        let wait = self.cv.clone().register_raw_owned(lock_id, waker);
         self.sleeping.fetch_add(1, Relaxed);
         wait
     }
 
     /// Polls a wait; `Ready` once notified (and then it is no longer
     /// counted as sleeping).
-    fn poll(&self, wait: &mut RawCondvarWait, cx: &mut Context<'_>) -> Poll<()> {
-        let p = self.cv.poll_raw(wait, cx);
+    fn poll(&self, wait: &mut RawCondvarWait<'static>, cx: &mut Context<'_>) -> Poll<()> {
+        let p = wait.poll(cx);
         if p.is_ready() {
             self.sleeping.fetch_sub(1, Relaxed);
         }
@@ -67,8 +67,8 @@ impl CondCore {
     }
 
     /// Gives a wait up; returns whether it had been notified.
-    fn cancel(&self, wait: &mut RawCondvarWait) -> bool {
-        let notified = self.cv.cancel_raw(wait);
+    fn cancel(&self, wait: &mut RawCondvarWait<'static>) -> bool {
+        let notified = wait.cancel();
         self.sleeping.fetch_sub(1, Relaxed);
         notified
     }
@@ -500,7 +500,7 @@ enum Step {
 
 enum WState {
     Start,
-    Waiting(RawCondvarWait),
+    Waiting(RawCondvarWait<'static>),
     /// Taking the lock back; `exc` is re-raised once it is held.
     Reacquire {
         acq: RawAcquire<'static>,

@@ -200,10 +200,14 @@ impl AsyncRwCondvar {
 
     /// Starts a hand-driven wait (for bindings that manage the lock
     /// themselves): registers a waiter for the lock identified by
-    /// `lock_id` (any stable address of it). Call it while still holding
-    /// the lock, then release the lock, then poll the wait with
-    /// [`poll_raw`](Self::poll_raw) until it is notified, and re-acquire the
-    /// lock. To give up, call [`cancel_raw`](Self::cancel_raw).
+    /// `lock_id` (any stable address of it, used only for the
+    /// one-lock-at-a-time check). Call it while still holding the lock,
+    /// then release the lock, then poll the wait with
+    /// [`RawCondvarWait::poll`] until it is notified, and re-acquire the
+    /// lock. To give up, call [`RawCondvarWait::cancel`] or drop the wait.
+    ///
+    /// The wait borrows this condvar; [`register_raw_owned`](Self::register_raw_owned)
+    /// makes one that keeps an `Arc` of it instead.
     ///
     /// # Panics
     /// If waiters of another lock are registered.
@@ -215,36 +219,43 @@ impl AsyncRwCondvar {
     /// let cv = AsyncRwCondvar::new();
     /// let mut cx = Context::from_waker(Waker::noop());
     /// let mut wait = cv.register_raw(0x1000, cx.waker());
-    /// assert!(cv.poll_raw(&mut wait, &mut cx).is_pending());
+    /// assert!(wait.poll(&mut cx).is_pending());
     /// assert_eq!(cv.notify(5), 1);
-    /// assert!(cv.poll_raw(&mut wait, &mut cx).is_ready());
+    /// assert!(wait.poll(&mut cx).is_ready());
     /// ```
-    pub fn register_raw(&self, lock_id: usize, waker: &core::task::Waker) -> RawCondvarWait {
+    pub fn register_raw(&self, lock_id: usize, waker: &core::task::Waker) -> RawCondvarWait<'_> {
         let waiter = Waiter::task(Kind::Read, CV_WAITING, waker);
         self.register(lock_id, waiter.clone());
-        RawCondvarWait { waiter: Some(waiter) }
+        RawCondvarWait { cv: CvRef::Borrowed(self), waiter: Some(waiter) }
     }
 
-    /// Polls a hand-driven wait: `Ready` once it has been notified.
-    pub fn poll_raw(&self, wait: &mut RawCondvarWait, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(waiter) = &wait.waiter else { return Poll::Ready(()) };
-        waiter.register(cx.waker());
-        if waiter.state() == NOTIFIED {
-            wait.waiter = None;
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-
-    /// Gives up a hand-driven wait. Returns true if it had been notified
-    /// (the caller then either honours the notification or passes it on
-    /// with `notify(1)`); otherwise it leaves no trace.
-    pub fn cancel_raw(&self, wait: &mut RawCondvarWait) -> bool {
-        match wait.waiter.take() {
-            Some(waiter) => self.deregister(&waiter),
-            None => true,
-        }
+    /// [`register_raw`](Self::register_raw) for a condvar in an `Arc`: the
+    /// wait keeps the `Arc`, so it has no lifetime (a binding can store it).
+    ///
+    /// # Panics
+    /// If waiters of another lock are registered.
+    ///
+    /// ```
+    /// use core::task::{Context, Waker};
+    /// use std::sync::Arc;
+    /// use rwlocker::{AsyncRwCondvar, RawCondvarWait};
+    ///
+    /// let cv = Arc::new(AsyncRwCondvar::new());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let mut waits: Vec<RawCondvarWait<'static>> =
+    ///     (0..2).map(|_| cv.clone().register_raw_owned(0x1000, cx.waker())).collect();
+    /// assert_eq!(cv.notify(1), 1); // the first
+    /// drop(waits.remove(0)); // notified but dropped unpolled: passes it on
+    /// assert!(waits[0].poll(&mut cx).is_ready());
+    /// ```
+    pub fn register_raw_owned(
+        self: StdArc<Self>,
+        lock_id: usize,
+        waker: &core::task::Waker,
+    ) -> RawCondvarWait<'static> {
+        let waiter = Waiter::task(Kind::Read, CV_WAITING, waker);
+        self.register(lock_id, waiter.clone());
+        RawCondvarWait { cv: CvRef::Owned(self), waiter: Some(waiter) }
     }
 
     /// Registers a waiter for the lock `lock_id`.
@@ -271,14 +282,101 @@ impl AsyncRwCondvar {
     }
 }
 
-/// A hand-driven wait on an [`AsyncRwCondvar`]; see
-/// [`AsyncRwCondvar::register_raw`]. Dropping it without
-/// [`cancel_raw`](AsyncRwCondvar::cancel_raw) leaves it registered (a later
-/// notify still counts it).
-#[derive(Debug)]
-pub struct RawCondvarWait {
-    /// `None` once notified or cancelled.
+/// A hand-driven wait on an [`AsyncRwCondvar`], made by
+/// [`register_raw`](AsyncRwCondvar::register_raw) (borrowing the condvar)
+/// or [`register_raw_owned`](AsyncRwCondvar::register_raw_owned) (keeping
+/// an `Arc` of it). It acts on its own condvar only.
+///
+/// Dropping a wait that is still registered deregisters it; if it had been
+/// notified and the notification was not yet seen by [`poll`](Self::poll),
+/// the notification is passed on to the next waiter (`notify(1)`).
+///
+/// A wait cannot be handed to another condvar:
+///
+/// ```compile_fail
+/// use core::task::Waker;
+/// use rwlocker::AsyncRwCondvar;
+///
+/// let (a, b) = (AsyncRwCondvar::new(), AsyncRwCondvar::new());
+/// let mut wait = a.register_raw(0x1000, Waker::noop());
+/// b.cancel_raw(&mut wait); // no such method: the wait acts on `a` alone
+/// ```
+pub struct RawCondvarWait<'c> {
+    cv: CvRef<'c>,
+    /// `None` once the notification was consumed by `poll`, or the wait
+    /// was cancelled.
     waiter: Option<Arc<Waiter>>,
+}
+
+/// How a [`RawCondvarWait`] holds its condvar.
+enum CvRef<'c> {
+    Borrowed(&'c AsyncRwCondvar),
+    Owned(StdArc<AsyncRwCondvar>),
+}
+
+impl core::ops::Deref for CvRef<'_> {
+    type Target = AsyncRwCondvar;
+    fn deref(&self) -> &AsyncRwCondvar {
+        match self {
+            CvRef::Borrowed(cv) => cv,
+            CvRef::Owned(cv) => cv,
+        }
+    }
+}
+
+impl RawCondvarWait<'_> {
+    /// Polls the wait: `Ready` once it has been notified. The first `Ready`
+    /// consumes the notification; later polls (and polls after
+    /// [`cancel`](Self::cancel)) return `Ready` at once.
+    pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(waiter) = &self.waiter else { return Poll::Ready(()) };
+        waiter.register(cx.waker());
+        if waiter.state() == NOTIFIED {
+            self.waiter = None;
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Gives the wait up. Returns true if it had been notified and the
+    /// notification had not been consumed by a `Ready` poll: the caller then
+    /// either honours it or passes it on with `notify(1)`. Otherwise (not
+    /// notified, already consumed, or cancelled before) returns false and
+    /// leaves no trace.
+    ///
+    /// ```
+    /// use core::task::{Context, Waker};
+    /// use rwlocker::AsyncRwCondvar;
+    ///
+    /// let cv = AsyncRwCondvar::new();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let mut wait = cv.register_raw(0x1000, cx.waker());
+    /// cv.notify_one();
+    /// assert!(wait.cancel()); // notified: the caller decides what to do with it
+    /// assert!(!wait.cancel()); // told once only
+    /// ```
+    pub fn cancel(&mut self) -> bool {
+        match self.waiter.take() {
+            Some(waiter) => self.cv.deregister(&waiter),
+            None => false,
+        }
+    }
+}
+
+impl Drop for RawCondvarWait<'_> {
+    fn drop(&mut self) {
+        if self.cancel() {
+            // Notified but gone: pass the notification on.
+            self.cv.notify(1);
+        }
+    }
+}
+
+impl fmt::Debug for RawCondvarWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawCondvarWait").field("waiter", &self.waiter).finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Waiter {
