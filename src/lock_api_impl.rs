@@ -65,8 +65,24 @@ unsafe impl<P: Policy> lock_api::RawRwLock for RawRwLock<P> {
 unsafe impl<P: Policy> lock_api::RawRwLockDowngrade for RawRwLock<P> {
     #[inline]
     unsafe fn downgrade(&self) {
+        // A downgrade that admits waiting readers wakes them, and a task's
+        // waker may panic once the lock is read-held. `lock_api` would then
+        // drop its write guard, releasing a write lock that is no longer
+        // held; rather than corrupt the lock, such a panic aborts.
+        let bomb = AbortOnUnwind;
         // SAFETY: forwarded from the caller's obligation.
         unsafe { RawRwLock::downgrade(self) }
+        core::mem::forget(bomb);
+    }
+}
+
+/// Aborts the process if dropped, i.e. if the code it spans unwinds.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        eprintln!("rwlocker: a waker panicked during a lock_api downgrade; aborting (unwinding would release the lock as a writer)");
+        std::process::abort();
     }
 }
 

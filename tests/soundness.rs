@@ -5,11 +5,18 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::task::{Context, Waker};
-use std::time::Duration;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
 
-use rwlocker::{AsyncRwCondvar, PhaseFair, RawAcquire, RawRwLock, RwLock, WriterPreferring};
+use rwlocker::{
+    AsyncRwCondvar, AsyncRwLock, PhaseFair, RawAcquire, RawRwLock, ReentrantRwLock, RwCondvar, RwLock,
+    RwLockWriteGuard, WriterPreferring,
+};
 
 fn noop_cx() -> Context<'static> {
     Context::from_waker(Waker::noop())
@@ -98,6 +105,205 @@ fn owned_raw_acquire_keeps_its_lock() {
     assert_eq!(Arc::strong_count(&fair), 1);
     // SAFETY: the completed write acquisition of `wp` is ours to release.
     unsafe { wp.unlock_exclusive() };
+}
+
+// ---------------------------------------------------------------------------
+// Panicking wakers
+// ---------------------------------------------------------------------------
+
+/// A waker whose `wake` panics (safe code can write one).
+struct PanicWaker;
+
+impl std::task::Wake for PanicWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("test waker panics on wake");
+    }
+}
+
+fn panic_waker() -> Waker {
+    Waker::from(Arc::new(PanicWaker))
+}
+
+/// Polls `fut` once with `waker`.
+fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(waker))
+}
+
+/// Waits (bounded) until `lock` has `n` queued readers.
+fn until_queued_readers<P: rwlocker::Policy>(lock: &RawRwLock<P>, n: usize) {
+    let start = Instant::now();
+    while lock.state_snapshot().queued_readers < n {
+        assert!(start.elapsed() < Duration::from_secs(20), "readers never queued");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A release that grants a task (whose waker panics) and a thread together
+/// still wakes the thread; the panic reaches the releaser afterwards. The
+/// rest of the wake list was once dropped: the thread slept forever while
+/// holding a read grant.
+#[test]
+fn panicking_waker_does_not_strand_the_other_waiters() {
+    let lock = Arc::new(AsyncRwLock::<u32>::new(0));
+    let w = lock.try_write().unwrap();
+    let mut task = lock.read();
+    assert!(poll_with(&mut task, &panic_waker()).is_pending());
+    let thread_reader = {
+        let lock = lock.clone();
+        thread::spawn(move || *lock.read_blocking())
+    };
+    until_queued_readers(lock.raw(), 2);
+    // Long enough for the thread to stop spinning and park.
+    thread::sleep(Duration::from_millis(100));
+    let released = catch_unwind(AssertUnwindSafe(|| drop(w)));
+    assert!(released.is_err(), "the waker's panic reaches the releaser");
+    common::within("thread reader", Duration::from_secs(20), move || thread_reader.join().unwrap());
+    let g = match poll_with(&mut task, Waker::noop()) {
+        Poll::Ready(g) => g,
+        Poll::Pending => panic!("the task reader was not granted"),
+    };
+    drop(g);
+    drop(task);
+    assert!(!lock.is_locked());
+    assert!(lock.try_write().is_some());
+}
+
+/// A large grant is woken by several threads (a granted thread wakes part
+/// of the batch once it runs). A task's waker is never handed to such a
+/// thread: its panic would unwind out of that thread's `read` while it
+/// holds the lock.
+#[test]
+fn granted_thread_never_runs_a_panicking_waker() {
+    const THREADS: usize = 9;
+    let lock = Arc::new(AsyncRwLock::<u32>::new(0));
+    let w = lock.try_write().unwrap();
+    let readers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let lock = lock.clone();
+            thread::spawn(move || *lock.read_blocking())
+        })
+        .collect();
+    until_queued_readers(lock.raw(), THREADS);
+    // Long enough for the threads to stop spinning and park.
+    thread::sleep(Duration::from_millis(100));
+    let mut task = lock.read();
+    assert!(poll_with(&mut task, &panic_waker()).is_pending());
+    let released = catch_unwind(AssertUnwindSafe(|| drop(w)));
+    assert!(released.is_err(), "the releaser wakes the task itself");
+    common::within("thread readers", Duration::from_secs(20), move || {
+        for r in readers {
+            assert_eq!(r.join().expect("a granted reader panicked"), 0);
+        }
+    });
+    match poll_with(&mut task, Waker::noop()) {
+        Poll::Ready(g) => drop(g),
+        Poll::Pending => panic!("the task reader was not granted"),
+    }
+    drop(task);
+    assert!(!lock.is_locked());
+}
+
+/// A downgrade whose wake-up panics leaves the read lock with a guard that
+/// releases it (it was once left held with no guard at all).
+#[test]
+fn panicking_waker_in_downgrade_does_not_strand_the_read_lock() {
+    let lock = RwLock::<u32>::new(0);
+    let w = lock.write();
+    let mut acq = RawAcquire::read(lock.raw());
+    assert!(acq.poll(&mut Context::from_waker(&panic_waker())).is_pending());
+    let downgraded = catch_unwind(AssertUnwindSafe(|| drop(RwLockWriteGuard::downgrade(w))));
+    assert!(downgraded.is_err());
+    assert!(acq.poll(&mut noop_cx()).is_ready(), "the queued reader was granted");
+    // SAFETY: `acq` completed: its read lock is ours to release.
+    unsafe { lock.raw().unlock_shared() };
+    assert!(!lock.is_locked(), "the downgraded read lock was stranded");
+}
+
+/// The body of the two tests below.
+macro_rules! condvar_wait_unwinds_with_the_lock {
+    ($lock:expr, $check:expr) => {
+        common::within("condvar wait with a panicking waker", Duration::from_secs(30), move || {
+            let pair = Arc::new(($lock, RwCondvar::new()));
+            let (held_tx, held_rx) = mpsc::channel();
+            let (go_tx, go_rx) = mpsc::channel();
+            let waiter = {
+                let pair = pair.clone();
+                thread::spawn(move || {
+                    let (lock, cv) = &*pair;
+                    let mut guard = lock.write();
+                    held_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    let waited = catch_unwind(AssertUnwindSafe(|| cv.wait_for(&mut guard, Duration::from_secs(60))));
+                    assert!(waited.is_err(), "the waker's panic reaches the waiter");
+                    assert!(lock.raw().is_locked_exclusive(), "the guard lost its lock");
+                    assert_eq!(lock.raw().state_snapshot().readers, 0);
+                    #[allow(clippy::redundant_closure_call)]
+                    ($check)(lock);
+                    assert_eq!(cv.notify_all(), 0, "a registration was left behind");
+                    drop(guard);
+                })
+            };
+            held_rx.recv().unwrap();
+            let (lock, _) = &*pair;
+            let mut acq = RawAcquire::read(lock.raw());
+            assert!(acq.poll(&mut Context::from_waker(&panic_waker())).is_pending());
+            go_tx.send(()).unwrap();
+            // The wait's release grants `acq` (and runs its waker); the
+            // waiter re-takes the write lock once `acq` lets go. (Polling
+            // before the grant would replace the panicking waker.)
+            let start = Instant::now();
+            while lock.raw().state_snapshot().readers == 0 {
+                assert!(start.elapsed() < Duration::from_secs(20), "the reader was never granted");
+                thread::sleep(Duration::from_millis(1));
+            }
+            assert!(acq.poll(&mut noop_cx()).is_ready());
+            // SAFETY: `acq` completed: its read lock is ours to release.
+            unsafe { lock.raw().unlock_shared() };
+            waiter.join().unwrap();
+            assert!(!lock.is_locked());
+        })
+    };
+}
+
+/// `RwCondvar::wait` whose release panics (a waker it runs) returns by
+/// unwinding only once the guard holds its lock again, with no
+/// registration left. It once unwound without the lock (a reader got in
+/// beside the write guard) and left its registration behind.
+#[test]
+fn rwcondvar_wait_unwinds_holding_the_lock() {
+    condvar_wait_unwinds_with_the_lock!(RwLock::<u32>::new(0), |_: &RwLock<u32>| {});
+}
+
+/// The reentrant write guard also keeps its owner and depth.
+#[test]
+fn rwcondvar_wait_unwinds_keeping_the_reentrant_owner() {
+    condvar_wait_unwinds_with_the_lock!(ReentrantRwLock::<u32>::new(0), |l: &ReentrantRwLock<u32>| {
+        assert!(l.is_owned_by_current_thread(), "the owner was not restored");
+        drop(l.write()); // nests, and the depth comes back to 1
+        assert!(l.is_owned_by_current_thread());
+    });
+}
+
+/// An async condvar wait whose release panics deregisters; its stale entry
+/// once swallowed the next `notify(1)`.
+#[test]
+fn async_condvar_wait_deregisters_when_the_release_panics() {
+    let lock = AsyncRwLock::<u32>::new(0);
+    let cv = AsyncRwCondvar::new();
+    let w = lock.try_write().unwrap();
+    let mut reader = lock.read();
+    assert!(poll_with(&mut reader, &panic_waker()).is_pending());
+    let mut wait = cv.wait(w);
+    let polled = catch_unwind(AssertUnwindSafe(|| poll_with(&mut wait, Waker::noop()).is_pending()));
+    assert!(polled.is_err(), "the waker's panic reaches the poll");
+    drop(wait);
+    assert_eq!(cv.notify(1), 0, "a registration was left behind");
+    match poll_with(&mut reader, Waker::noop()) {
+        Poll::Ready(g) => drop(g),
+        Poll::Pending => panic!("the reader was not granted"),
+    }
+    drop(reader);
+    assert!(!lock.is_locked());
 }
 
 // ---------------------------------------------------------------------------

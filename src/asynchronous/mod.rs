@@ -410,10 +410,13 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
     pub fn downgrade(this: Self) -> AsyncRwLockReadGuard<'a, T, P> {
         let lock = Self::into_lock(this);
         // SAFETY: we held the write lock; after the downgrade we hold a
-        // read lock, which passes to the new guard.
+        // read lock, which belongs to the new guard. The guard is made
+        // first, so that it releases the read if the downgrade unwinds (a
+        // waker it runs panics, once the lock is read-held).
         unsafe {
+            let read = AsyncRwLockReadGuard::new(lock);
             lock.raw.downgrade();
-            AsyncRwLockReadGuard::new(lock)
+            read
         }
     }
 }
@@ -438,11 +441,12 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockWriteGuard<T, P> {
     /// Turns the write lock into a read lock atomically.
     pub fn downgrade(this: Self) -> OwnedAsyncRwLockReadGuard<T, P> {
         let lock = Self::into_lock(this);
-        // SAFETY: we held the write lock; after the downgrade we hold a
-        // read lock, which passes to the new guard.
+        // SAFETY: as for `AsyncRwLockWriteGuard::downgrade`: the read guard
+        // is made first and owns the read lock the downgrade leaves.
         unsafe {
-            lock.raw.downgrade();
-            OwnedAsyncRwLockReadGuard::new(lock)
+            let read = OwnedAsyncRwLockReadGuard::new(lock);
+            read.lock.raw.downgrade();
+            read
         }
     }
 }

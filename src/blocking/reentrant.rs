@@ -362,14 +362,18 @@ impl<'a, T: ?Sized, P: Policy> ReentrantRwLockWriteGuard<'a, T, P> {
             return Err(this);
         }
         core::mem::forget(this);
+        // The read guard is made first, so that it releases the read lock if
+        // the downgrade unwinds (a waker it runs panics, once the lock is
+        // read-held).
+        let read = ReentrantRwLockReadGuard::new(lock, false);
         // SAFETY: this thread owns the write lock through this guard alone
-        // (depth 1); it stops being the owner, turns the raw write lock into
-        // a read lock and hands that to the new guard.
+        // (depth 1); it stops being the owner and turns the raw write lock
+        // into the read lock `read` owns.
         unsafe {
             lock.disown();
             lock.raw.downgrade();
         }
-        Ok(ReentrantRwLockReadGuard::new(lock, false))
+        Ok(read)
     }
 
     /// The lock this guard belongs to.

@@ -233,10 +233,13 @@ impl<'a, T: ?Sized, P: Policy> RwLockWriteGuard<'a, T, P> {
         let lock = this.lock;
         core::mem::forget(this);
         // SAFETY: the forgotten guard held the write lock; after the
-        // downgrade a read lock is held and passes to the new guard.
+        // downgrade a read lock is held and belongs to the new guard. The
+        // guard is made first: if the downgrade unwinds (a waker it runs
+        // panics, once the lock is read-held), dropping it releases the read.
         unsafe {
+            let read = lock.read_guard();
             lock.raw.downgrade();
-            lock.read_guard()
+            read
         }
     }
 

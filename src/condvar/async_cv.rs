@@ -7,6 +7,7 @@ use core::task::{Context, Poll};
 use std::collections::VecDeque;
 use std::sync::Arc as StdArc;
 
+use super::guard::Token;
 use super::two_locks;
 use crate::asynchronous::{
     Acquire, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, OwnedAsyncRwLockReadGuard,
@@ -28,9 +29,9 @@ pub(crate) mod sealed {
         /// The mode the guard holds.
         const KIND: Kind;
         /// The lock's identity.
-        fn lock_id(&self) -> usize;
+        fn lock_id(&self, _: Token) -> usize;
         /// Releases the lock; keeps the handle.
-        fn release(self) -> Self::Handle;
+        fn release(self, _: Token) -> Self::Handle;
         /// Polls a re-acquisition in the guard's mode.
         fn poll_acquire(handle: &Self::Handle, acquire: &mut Acquire, cx: &mut Context<'_>) -> Poll<()>;
         /// Cancels a re-acquisition (releasing a grant received).
@@ -39,12 +40,21 @@ pub(crate) mod sealed {
         ///
         /// # Safety
         /// The lock is held in `KIND` mode.
-        unsafe fn rebuild(handle: Self::Handle) -> Self;
+        unsafe fn rebuild(handle: Self::Handle, _: Token) -> Self;
     }
 }
 
 /// A guard [`AsyncRwCondvar`] can wait with: the read and write guards of
 /// [`AsyncRwLock`], borrowed or owned, any policy.
+///
+/// The trait is sealed, and the hooks the condvar calls on a guard cannot
+/// be called from outside this crate:
+///
+/// ```compile_fail
+/// fn unlock<G: rwlocker::AsyncCondvarGuard>(guard: G) {
+///     let _lock = guard.release(); // not callable outside rwlocker
+/// }
+/// ```
 pub trait AsyncCondvarGuard: sealed::Sealed {}
 
 macro_rules! async_guard {
@@ -55,10 +65,10 @@ macro_rules! async_guard {
         impl<$($a,)? T: ?Sized, P: Policy> sealed::Sealed for $guard<$($a,)? T, P> {
             type Handle = $handle;
             const KIND: Kind = $kind;
-            fn lock_id(&self) -> usize {
+            fn lock_id(&self, _: Token) -> usize {
                 ($guard::rwlock(self) as *const AsyncRwLock<T, P>).cast::<()>() as usize
             }
-            fn release(self) -> $handle {
+            fn release(self, _: Token) -> $handle {
                 let handle = $guard::into_lock(self);
                 // SAFETY: the guard held the lock in this mode and was
                 // consumed without releasing it.
@@ -71,7 +81,7 @@ macro_rules! async_guard {
             fn cancel_acquire(handle: &$handle, acquire: &mut Acquire) {
                 acquire.cancel(handle.raw())
             }
-            unsafe fn rebuild(handle: $handle) -> Self {
+            unsafe fn rebuild(handle: $handle, _: Token) -> Self {
                 // SAFETY: forwarded from the caller's obligation.
                 unsafe { $guard::new(handle) }
             }
@@ -417,37 +427,65 @@ impl<G: AsyncCondvarGuard> fmt::Debug for AsyncRwCondvarWait<'_, G> {
 impl<G: AsyncCondvarGuard> Future for AsyncRwCondvarWait<'_, G> {
     type Output = G;
 
+    // Each phase is replaced only once its step has succeeded, so that a
+    // panic (a waker that panics when cloned, or when the release wakes
+    // it) leaves a phase whose `Drop` cleans up: the registration is
+    // removed and a notification or grant received is passed on.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
         let this = self.get_mut();
         loop {
-            match core::mem::replace(&mut this.phase, Phase::Done) {
-                Phase::Start(guard) => {
+            match &mut this.phase {
+                Phase::Start(_) => {
                     let waiter = Waiter::task(G::KIND, CV_WAITING, cx.waker());
+                    let Phase::Start(guard) = core::mem::replace(&mut this.phase, Phase::Done) else { unreachable!() };
                     // Register first, then release: a notify in between
-                    // finds this waiter.
-                    this.cv.register(guard.lock_id(), waiter.clone());
-                    let handle = guard.release();
+                    // finds this waiter. (If `register` panics, nothing
+                    // was registered and the guard releases the lock.)
+                    this.cv.register(guard.lock_id(Token), waiter.clone());
+                    // If the release panics (a waker it runs), the lock is
+                    // released all the same: take the registration back.
+                    let undo = Deregister { cv: this.cv, waiter: &waiter };
+                    let handle = guard.release(Token);
+                    core::mem::forget(undo);
                     this.phase = Phase::Waiting(handle, waiter);
                 }
-                Phase::Waiting(handle, waiter) => {
+                Phase::Waiting(_, waiter) => {
                     waiter.register(cx.waker());
-                    if waiter.state() == NOTIFIED {
-                        this.phase = Phase::Reacquiring(handle, Acquire::new(G::KIND));
-                    } else {
-                        this.phase = Phase::Waiting(handle, waiter);
+                    if waiter.state() != NOTIFIED {
                         return Poll::Pending;
                     }
+                    let Phase::Waiting(handle, _) = core::mem::replace(&mut this.phase, Phase::Done) else {
+                        unreachable!()
+                    };
+                    this.phase = Phase::Reacquiring(handle, Acquire::new(G::KIND));
                 }
-                Phase::Reacquiring(handle, mut acquire) => match G::poll_acquire(&handle, &mut acquire, cx) {
-                    // SAFETY: `Ready` means the lock is held in `G::KIND`.
-                    Poll::Ready(()) => return Poll::Ready(unsafe { G::rebuild(handle) }),
-                    Poll::Pending => {
-                        this.phase = Phase::Reacquiring(handle, acquire);
+                Phase::Reacquiring(handle, acquire) => {
+                    if G::poll_acquire(handle, acquire, cx).is_pending() {
                         return Poll::Pending;
                     }
-                },
+                    let Phase::Reacquiring(handle, _) = core::mem::replace(&mut this.phase, Phase::Done) else {
+                        unreachable!()
+                    };
+                    // SAFETY: `Ready` means the lock is held in `G::KIND`.
+                    return Poll::Ready(unsafe { G::rebuild(handle, Token) });
+                }
                 Phase::Done => panic!("rwlocker: condvar wait polled after it completed"),
             }
+        }
+    }
+}
+
+/// Takes a waiter's registration back if dropped (on unwind): passes on a
+/// notification it had received.
+struct Deregister<'a> {
+    cv: &'a AsyncRwCondvar,
+    waiter: &'a Arc<Waiter>,
+}
+
+impl Drop for Deregister<'_> {
+    fn drop(&mut self) {
+        if self.cv.deregister(self.waiter) {
+            self.cv.notify(1);
         }
     }
 }
@@ -456,18 +494,26 @@ impl<G: AsyncCondvarGuard> Drop for AsyncRwCondvarWait<'_, G> {
     fn drop(&mut self) {
         match core::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Waiting(_, waiter) => {
-                if self.cv.deregister(&waiter) {
-                    // Notified but gone: pass the notification on.
-                    self.cv.notify(1);
-                }
+                // Deregisters, passing on a notification received.
+                drop(Deregister { cv: self.cv, waiter: &waiter });
             }
             Phase::Reacquiring(handle, mut acquire) => {
                 // Notified (and maybe granted again): release any grant,
-                // then pass the notification on.
+                // then pass the notification on, even if the release
+                // panics (a waker it runs).
+                let _pass_on = PassOn(self.cv);
                 G::cancel_acquire(&handle, &mut acquire);
-                self.cv.notify(1);
             }
             Phase::Start(_) | Phase::Done => {}
         }
+    }
+}
+
+/// Passes one notification on when dropped.
+struct PassOn<'a>(&'a AsyncRwCondvar);
+
+impl Drop for PassOn<'_> {
+    fn drop(&mut self) {
+        self.0.notify(1);
     }
 }
