@@ -350,3 +350,48 @@ fn dropped_raw_condvar_wait_deregisters_and_passes_on() {
     assert!(second.poll(&mut cx).is_ready(), "the notification was lost");
     assert_eq!(Arc::strong_count(&cv), 1);
 }
+
+// ---------------------------------------------------------------------------
+// Send and Sync of guards (the negative cases are `compile_fail` doc tests
+// on `RwLockReadGuard`)
+// ---------------------------------------------------------------------------
+
+/// A guard is `Send` where its lock is `Sync`, and `Sync` where in addition
+/// `T: Sync`; these are the positive cases, checked at compile time.
+#[test]
+fn guards_are_send_where_the_lock_is_sync() {
+    use std::cell::Cell;
+
+    use rwlocker::{
+        AsyncMutex, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, Exclusive, MappedRwLockReadGuard,
+        MappedRwLockWriteGuard, Mutex, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard, ReentrantRwLockReadGuard,
+        ReentrantRwLockWriteGuard, RwLockReadGuard,
+    };
+
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    fn lock_sync<T: Sync>() {}
+
+    // Sharing policies with `T: Send + Sync`: everything.
+    send::<RwLockReadGuard<'static, u32>>();
+    sync::<RwLockReadGuard<'static, u32>>();
+    send::<RwLockWriteGuard<'static, u32, WriterPreferring>>();
+    sync::<RwLockWriteGuard<'static, u32, WriterPreferring>>();
+    send::<MappedRwLockReadGuard<'static, u32>>();
+    send::<MappedRwLockWriteGuard<'static, u32>>();
+    sync::<ReentrantRwLockReadGuard<'static, u32>>();
+    sync::<ReentrantRwLockWriteGuard<'static, u32>>();
+    send::<AsyncRwLockReadGuard<'static, u32>>();
+    sync::<AsyncRwLockWriteGuard<'static, u32>>();
+    send::<OwnedAsyncRwLockReadGuard<u32>>();
+    sync::<OwnedAsyncRwLockWriteGuard<u32>>();
+
+    // `Exclusive` with `T: Send + !Sync`: the lock is `Sync`, so its guards
+    // may move, but not be shared.
+    lock_sync::<Mutex<Cell<u32>>>();
+    send::<RwLockReadGuard<'static, Cell<u32>, Exclusive>>();
+    send::<RwLockWriteGuard<'static, Cell<u32>, Exclusive>>();
+    lock_sync::<AsyncMutex<Cell<u32>>>();
+    send::<AsyncRwLockWriteGuard<'static, Cell<u32>, Exclusive>>();
+    send::<OwnedAsyncRwLockReadGuard<Cell<u32>, Exclusive>>();
+}

@@ -160,7 +160,7 @@ impl LockRef<'_> {
 ///
 /// An acquisition cannot be pointed at another lock:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0061
 /// use core::task::{Context, Waker};
 /// use rwlocker::{RawAcquire, RawRwLock};
 ///

@@ -257,6 +257,12 @@ owned_future! {
 // ---------------------------------------------------------------------------
 
 /// A read lock on an [`AsyncRwLock`]; released on drop.
+///
+/// Like every async guard (borrowed or owned, read or write), it is `Send`
+/// where the lock is `Sync` (`T: Send`, and `T: Sync` unless the policy is
+/// [`Exclusive`]) and `Sync` where in addition `T: Sync`: a guard held
+/// across an `.await` keeps a task `Send` exactly when the lock could be
+/// shared.
 #[must_use = "if unused the lock is released at once"]
 pub struct AsyncRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     lock: &'a AsyncRwLock<T, P>,
@@ -301,12 +307,12 @@ macro_rules! guard_common {
             }
         }
 
-        // SAFETY: the guard gives `&T` (and `&mut T` for writers) on the
-        // thread that has it, which is what the lock being `Sync` allows;
-        // the engine lets any thread release.
+        // SAFETY: the guard gives `&T` (and `&mut T` for writers) and the
+        // lock itself (`rwlock()`) on the thread that has it, which is what
+        // the lock being `Sync` allows; the engine lets any thread release.
         unsafe impl<$($a,)? T: ?Sized + Send, P: Policy> Send for $guard<$($a,)? T, P> where P::Shared<T>: Sync {}
-        // SAFETY: sharing the guard shares `&T`.
-        unsafe impl<$($a,)? T: ?Sized + Send + Sync, P: Policy> Sync for $guard<$($a,)? T, P> {}
+        // SAFETY: sharing the guard shares `&T` (`T: Sync`) and the lock.
+        unsafe impl<$($a,)? T: ?Sized + Send + Sync, P: Policy> Sync for $guard<$($a,)? T, P> where P::Shared<T>: Sync {}
 
         impl<$($a,)? T: ?Sized, P: Policy> Deref for $guard<$($a,)? T, P> {
             type Target = T;

@@ -50,7 +50,7 @@ pub(crate) mod sealed {
 /// The trait is sealed, and the hooks the condvar calls on a guard cannot
 /// be called from outside this crate:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0061
 /// fn unlock<G: rwlocker::AsyncCondvarGuard>(guard: G) {
 ///     let _lock = guard.release(); // not callable outside rwlocker
 /// }
@@ -303,7 +303,7 @@ impl AsyncRwCondvar {
 ///
 /// A wait cannot be handed to another condvar:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// use core::task::Waker;
 /// use rwlocker::AsyncRwCondvar;
 ///

@@ -93,7 +93,7 @@ pub(crate) mod sealed {
 /// be called from outside this crate (they would, for instance, drop a
 /// reentrant guard's ownership record while it holds the lock):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0061
 /// fn reown<G: rwlocker::CondvarGuard>(guard: &G) {
 ///     guard.after_wait(); // not callable outside rwlocker
 /// }
