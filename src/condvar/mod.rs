@@ -265,8 +265,7 @@ impl RwCondvar {
                     if waiter.state() == CV_WAITING {
                         // Not notified in time: leave, then take the lock
                         // back as a plain arrival.
-                        let i = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)).unwrap();
-                        st.waiters.remove(i);
+                        deregister(&mut st.waiters, waiter);
                         drop(st);
                         relock(lock, kind);
                         return true;
@@ -282,8 +281,7 @@ impl RwCondvar {
     fn leave(&self, waiter: &Arc<Waiter>, lock: &(dyn WaitLock + 'static), kind: Kind) {
         let mut st = self.state.lock();
         if waiter.state() == CV_WAITING {
-            let i = st.waiters.iter().position(|w| Arc::ptr_eq(w, waiter)).unwrap();
-            st.waiters.remove(i);
+            deregister(&mut st.waiters, waiter);
             drop(st);
             relock(lock, kind);
         } else {
@@ -326,6 +324,17 @@ impl RwCondvar {
         drop(st);
         wake_all(wake);
         count
+    }
+}
+
+/// Removes a waiter that is still `CV_WAITING` from the condvar's list. It
+/// is always there; should it not be (a bug), the wait still goes on to
+/// re-take its lock rather than unwind without it.
+fn deregister(waiters: &mut VecDeque<Arc<Waiter>>, waiter: &Arc<Waiter>) {
+    let i = waiters.iter().position(|w| Arc::ptr_eq(w, waiter));
+    debug_assert!(i.is_some(), "a waiting condvar waiter is not registered");
+    if let Some(i) = i {
+        waiters.remove(i);
     }
 }
 
