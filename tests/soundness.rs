@@ -203,6 +203,29 @@ fn granted_thread_never_runs_a_panicking_waker() {
     assert!(!lock.is_locked());
 }
 
+/// An owned guard whose release panics (a waker it runs) still drops its
+/// `Arc` (it was once leaked).
+#[test]
+fn owned_guard_drops_its_arc_when_the_release_panics() {
+    let lock = Arc::new(AsyncRwLock::<u32>::new(0));
+    let mut write = lock.clone().write_owned();
+    let w = match poll_with(&mut write, Waker::noop()) {
+        Poll::Ready(w) => w,
+        Poll::Pending => panic!("the lock is free"),
+    };
+    drop(write);
+    let mut reader = lock.read();
+    assert!(poll_with(&mut reader, &panic_waker()).is_pending());
+    assert!(catch_unwind(AssertUnwindSafe(|| drop(w))).is_err());
+    match poll_with(&mut reader, Waker::noop()) {
+        Poll::Ready(g) => drop(g),
+        Poll::Pending => panic!("the reader was not granted"),
+    }
+    drop(reader);
+    assert!(!lock.is_locked());
+    assert_eq!(Arc::strong_count(&lock), 1, "the guard's Arc was leaked");
+}
+
 /// A downgrade whose wake-up panics leaves the read lock with a guard that
 /// releases it (it was once left held with no guard at all).
 #[test]

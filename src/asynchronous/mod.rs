@@ -373,22 +373,26 @@ impl<T: ?Sized, P: Policy> Drop for AsyncRwLockWriteGuard<'_, T, P> {
 
 impl<T: ?Sized, P: Policy> Drop for OwnedAsyncRwLockReadGuard<T, P> {
     fn drop(&mut self) {
-        // SAFETY: the guard holds a read lock and gives it up exactly once;
-        // the `Arc` is dropped once, after the release.
+        // SAFETY: the `Arc` is taken out once (the field is not used
+        // again); the guard holds a read lock and gives it up exactly once. The
+        // `Arc` is dropped after the release, also if the release unwinds (a
+        // waker it runs panics).
         unsafe {
-            self.lock.raw.unlock_shared();
-            ManuallyDrop::drop(&mut self.lock);
+            let lock = ManuallyDrop::take(&mut self.lock);
+            lock.raw.unlock_shared();
         }
     }
 }
 
 impl<T: ?Sized, P: Policy> Drop for OwnedAsyncRwLockWriteGuard<T, P> {
     fn drop(&mut self) {
-        // SAFETY: the guard holds the write lock and gives it up exactly
-        // once; the `Arc` is dropped once, after the release.
+        // SAFETY: the `Arc` is taken out once (the field is not used
+        // again); the guard holds the write lock and gives it up exactly once. The
+        // `Arc` is dropped after the release, also if the release unwinds (a
+        // waker it runs panics).
         unsafe {
-            self.lock.raw.unlock_exclusive();
-            ManuallyDrop::drop(&mut self.lock);
+            let lock = ManuallyDrop::take(&mut self.lock);
+            lock.raw.unlock_exclusive();
         }
     }
 }
