@@ -28,6 +28,9 @@ step "lock_api 0.5 feature"
 cargo test --release -p rwlocker --features lock_api_05 --test lock_api_05 --test lock_api
 cargo test --release -p rwlocker --features lock_api_05 --doc lock_api_impl
 
+step "rust tests with invariant checks (debug assertions, overflow checks)"
+cargo test -p rwlocker --profile checked
+
 step "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:=2})"
 LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS LOOM_MAX_BRANCHES=${LOOM_MAX_BRANCHES:-10000} \
 RUSTFLAGS="--cfg loom -C debug-assertions" CARGO_TARGET_DIR=target/loom \

@@ -34,3 +34,19 @@ mod v05;
 
 #[cfg(feature = "lock_api_05")]
 pub use v05::RawRwCondvar;
+
+/// Aborts the process if dropped, i.e. if the code it spans unwinds.
+///
+/// A downgrade that admits waiting readers wakes them, and a task's waker
+/// may panic once the lock is read-held. `lock_api` would then drop its
+/// write guard, releasing a write lock that is no longer held; rather than
+/// corrupt the lock, such a panic aborts.
+#[allow(dead_code)] // (with neither feature on)
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        eprintln!("rwlocker: a waker panicked during a lock_api downgrade; aborting (unwinding would release the lock as a writer)");
+        std::process::abort();
+    }
+}

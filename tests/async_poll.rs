@@ -869,10 +869,10 @@ fn polled_once_then_dropped<P: Policy>() {
     let w0 = lock.try_write().unwrap();
     let waker = Waker::noop();
     let mut cx = Context::from_waker(waker);
-    let mut acq = RawAcquire::read();
-    assert!(acq.poll(lock.raw(), &mut cx).is_pending());
+    let mut acq = RawAcquire::read(lock.raw());
+    assert!(acq.poll(&mut cx).is_pending());
     assert!(acq.is_queued());
-    acq.cancel(lock.raw());
+    acq.cancel();
     assert!(!acq.is_queued());
     check(&lock, st(0, true, 0, 0));
     drop(w0);
@@ -1246,7 +1246,7 @@ fn sizes() {
         size_of::<OwnedAsyncRwLockWriteFuture<u64>>(),
         size_of::<AsyncRwLockReadFuture<'static, u64, Exclusive>>(),
         size_of::<OwnedAsyncRwLockWriteFuture<u64, ReaderPreferring>>(),
-        size_of::<RawAcquire>(),
+        size_of::<RawAcquire<'static>>(),
     ];
     for s in futures {
         assert!(s <= 96, "acquire future of {s} bytes");

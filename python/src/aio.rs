@@ -239,7 +239,7 @@ enum OpState {
     Waiting {
         core: Arc<Core>,
         kind: Kind,
-        acq: RawAcquire,
+        acq: RawAcquire<'static>,
         me: usize,
     },
     Done,
@@ -269,7 +269,8 @@ impl AcquireOp {
                     return Err(stop(py, false));
                 }
                 core.add_waiting(kind, 1);
-                self.wait_step(py, core, kind, kind.raw_acquire(), me, false)
+                let acq = core.engine.acquire(kind);
+                self.wait_step(py, core, kind, acq, me, false)
             }
             OpState::Waiting { core, kind, acq, me } => self.wait_step(py, core, kind, acq, me, true),
             OpState::Done => Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine")),
@@ -283,11 +284,11 @@ impl AcquireOp {
         py: Python<'_>,
         core: Arc<Core>,
         kind: Kind,
-        mut acq: RawAcquire,
+        mut acq: RawAcquire<'static>,
         me: usize,
         woken: bool,
     ) -> PyResult<Py<PyAny>> {
-        match poll_task(py, None, woken, |cx| core.engine.poll(&mut acq, cx)) {
+        match poll_task(py, None, woken, |cx| acq.poll(cx)) {
             Ok(None) => {
                 core.add_waiting(kind, -1);
                 core.granted(kind, me, &|| task_token(py));
@@ -298,7 +299,7 @@ impl AcquireOp {
                 Ok(fut.unbind())
             }
             Err(e) => {
-                core.engine.cancel(&mut acq);
+                acq.cancel();
                 core.add_waiting(kind, -1);
                 Err(e)
             }
@@ -308,7 +309,7 @@ impl AcquireOp {
     /// Gives up: leaves the queue, passing on a grant already received.
     fn abort(&mut self) {
         if let OpState::Waiting { core, kind, mut acq, .. } = std::mem::replace(&mut self.st, OpState::Done) {
-            core.engine.cancel(&mut acq);
+            acq.cancel();
             core.add_waiting(kind, -1);
         }
     }

@@ -1,7 +1,7 @@
 //! Condition variables: `RWCondition` / `AsyncRWCondition` proxies.
 //!
 //! Built on the crate's [`AsyncRwCondvar`] through its hand-driven wait
-//! (`register_raw` / `poll_raw` / `cancel_raw`): one FIFO of waiters per
+//! ([`RawCondvarWait`]: `register_raw_owned`, `poll`, `cancel`): one FIFO of waiters per
 //! condition, shared by its read and write proxies (as in rwlocker 3.2, a
 //! notify from either side wakes the oldest waiters, whatever mode they
 //! wait in). Thread waiters use a waker that unparks the thread; asyncio
@@ -42,7 +42,7 @@ const WAIT_NESTED: &str = "Cannot wait on a nested write lock. Release inner loc
 /// The condition variable of one condition (both proxies).
 #[derive(Default)]
 pub(crate) struct CondCore {
-    cv: AsyncRwCondvar,
+    cv: Arc<AsyncRwCondvar>,
     /// Waits registered and not yet returned from their sleep (for tests
     /// and diagnostics: `len(cond._state)`).
     sleeping: AtomicUsize,
@@ -50,16 +50,16 @@ pub(crate) struct CondCore {
 
 impl CondCore {
     /// Registers a wait for the lock `lock_id` with `waker`.
-    fn register(&self, lock_id: usize, waker: &std::task::Waker) -> RawCondvarWait {
-        let wait = self.cv.register_raw(lock_id, waker);
+    fn register(&self, lock_id: usize, waker: &std::task::Waker) -> RawCondvarWait<'static> {
+        let wait = self.cv.clone().register_raw_owned(lock_id, waker);
         self.sleeping.fetch_add(1, Relaxed);
         wait
     }
 
     /// Polls a wait; `Ready` once notified (and then it is no longer
     /// counted as sleeping).
-    fn poll(&self, wait: &mut RawCondvarWait, cx: &mut Context<'_>) -> Poll<()> {
-        let p = self.cv.poll_raw(wait, cx);
+    fn poll(&self, wait: &mut RawCondvarWait<'static>, cx: &mut Context<'_>) -> Poll<()> {
+        let p = wait.poll(cx);
         if p.is_ready() {
             self.sleeping.fetch_sub(1, Relaxed);
         }
@@ -67,8 +67,8 @@ impl CondCore {
     }
 
     /// Gives a wait up; returns whether it had been notified.
-    fn cancel(&self, wait: &mut RawCondvarWait) -> bool {
-        let notified = self.cv.cancel_raw(wait);
+    fn cancel(&self, wait: &mut RawCondvarWait<'static>) -> bool {
+        let notified = wait.cancel();
         self.sleeping.fetch_sub(1, Relaxed);
         notified
     }
@@ -290,8 +290,8 @@ impl ThreadCond {
         // Take the lock back in the same mode, whatever happened.
         match &self.side {
             Side::Native(core, kind) => {
-                let mut acq = kind.raw_acquire();
-                drive(py, &core.engine, &mut acq, None, Signals::Defer(&mut pending))?;
+                let mut acq = core.engine.acquire(*kind);
+                drive(py, &mut acq, None, Signals::Defer(&mut pending))?;
                 core.granted(*kind, me, &thread_token);
                 if marked {
                     core.restore_marker(me);
@@ -500,10 +500,10 @@ enum Step {
 
 enum WState {
     Start,
-    Waiting(RawCondvarWait),
+    Waiting(RawCondvarWait<'static>),
     /// Taking the lock back; `exc` is re-raised once it is held.
     Reacquire {
-        acq: RawAcquire,
+        acq: RawAcquire<'static>,
         exc: Option<PyErr>,
         result: bool,
     },
@@ -616,7 +616,7 @@ impl WaitMachine {
     fn reacquire(
         &mut self,
         py: Python<'_>,
-        acq: Option<RawAcquire>,
+        acq: Option<RawAcquire<'static>>,
         exc: Option<PyErr>,
         result: bool,
     ) -> PyResult<Step> {
@@ -630,12 +630,11 @@ impl WaitMachine {
                     Ok(false) => {}
                     Err(e) => return Err(exc.unwrap_or(e)),
                 }
-                self.kind.raw_acquire()
+                self.core.engine.acquire(self.kind)
             }
         };
-        let engine = &self.core.engine;
         let lp = self.loop_.as_ref().map(|l| l.bind(py));
-        match poll_task(py, lp, woken, |cx| engine.poll(&mut acq, cx)) {
+        match poll_task(py, lp, woken, |cx| acq.poll(cx)) {
             Ok(None) => {
                 let me = self.me_if_needed(py);
                 self.core.granted(self.kind, me, &self.who(py));
@@ -647,7 +646,7 @@ impl WaitMachine {
             }
             Err(e) => {
                 // No loop to wait on: give the lock up rather than hang.
-                self.core.engine.cancel(&mut acq);
+                acq.cancel();
                 Err(exc.unwrap_or(e))
             }
         }
@@ -689,7 +688,7 @@ impl WaitMachine {
                     self.cond.notify(1);
                 }
             }
-            WState::Reacquire { mut acq, .. } => self.core.engine.cancel(&mut acq),
+            WState::Reacquire { mut acq, .. } => acq.cancel(),
             WState::Start | WState::Done => {}
         }
     }

@@ -24,7 +24,8 @@
 //!   held, and cleared before it is released.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
@@ -62,12 +63,13 @@ impl PolicyName {
 }
 
 /// The engine with its policy, behind one enum so that pyclasses (which
-/// cannot be generic) can hold any of them.
+/// cannot be generic) can hold any of them. Each lock is in an `Arc` so
+/// that a queued acquisition ([`RawAcquire<'static>`]) can keep it.
 pub(crate) enum Engine {
-    Fair(RawRwLock<PhaseFair>),
-    Write(RawRwLock<WriterPreferring>),
-    Read(RawRwLock<ReaderPreferring>),
-    Exclusive(RawRwLock<Exclusive>),
+    Fair(Arc<RawRwLock<PhaseFair>>),
+    Write(Arc<RawRwLock<WriterPreferring>>),
+    Read(Arc<RawRwLock<ReaderPreferring>>),
+    Exclusive(Arc<RawRwLock<Exclusive>>),
 }
 
 macro_rules! dispatch {
@@ -84,10 +86,10 @@ macro_rules! dispatch {
 impl Engine {
     fn new(policy: PolicyName) -> Self {
         match policy {
-            PolicyName::Fair => Engine::Fair(RawRwLock::new()),
-            PolicyName::Write => Engine::Write(RawRwLock::new()),
-            PolicyName::Read => Engine::Read(RawRwLock::new()),
-            PolicyName::Exclusive => Engine::Exclusive(RawRwLock::new()),
+            PolicyName::Fair => Engine::Fair(Arc::new(RawRwLock::new())),
+            PolicyName::Write => Engine::Write(Arc::new(RawRwLock::new())),
+            PolicyName::Read => Engine::Read(Arc::new(RawRwLock::new())),
+            PolicyName::Exclusive => Engine::Exclusive(Arc::new(RawRwLock::new())),
         }
     }
 
@@ -120,16 +122,13 @@ impl Engine {
         unsafe { dispatch!(self, r => r.downgrade()) }
     }
 
-    pub(crate) fn poll(&self, acq: &mut RawAcquire, cx: &mut Context<'_>) -> Poll<()> {
-        dispatch!(self, r => acq.poll(r, cx))
-    }
-
-    pub(crate) fn abandon(&self, acq: &mut RawAcquire) -> bool {
-        dispatch!(self, r => acq.abandon(r))
-    }
-
-    pub(crate) fn cancel(&self, acq: &mut RawAcquire) {
-        dispatch!(self, r => acq.cancel(r))
+    /// A new acquisition of this lock in `kind` mode (not queued until
+    /// polled; dropping it leaves the queue).
+    pub(crate) fn acquire(&self, kind: Kind) -> RawAcquire<'static> {
+        match kind {
+            Kind::Read => dispatch!(self, r => RawAcquire::read_owned(r.clone())),
+            Kind::Write => dispatch!(self, r => RawAcquire::write_owned(r.clone())),
+        }
     }
 
     pub(crate) fn snapshot(&self) -> StateSnapshot {
@@ -142,15 +141,6 @@ impl Engine {
 pub(crate) enum Kind {
     Read = 0,
     Write = 1,
-}
-
-impl Kind {
-    pub(crate) fn raw_acquire(self) -> RawAcquire {
-        match self {
-            Kind::Read => RawAcquire::read(),
-            Kind::Write => RawAcquire::write(),
-        }
-    }
 }
 
 pub(crate) const UNACQUIRED_READ: &str = "Unacquired read lock";
@@ -487,8 +477,8 @@ pub(crate) fn block_on_engine(
     kind: Kind,
     deadline: Option<Instant>,
 ) -> PyResult<bool> {
-    let mut acq = kind.raw_acquire();
-    drive(py, engine, &mut acq, deadline, Signals::Raise)
+    let mut acq = engine.acquire(kind);
+    drive(py, &mut acq, deadline, Signals::Raise)
 }
 
 /// Polls `acq` (fresh, or already queued with this thread's waker) until it
@@ -497,13 +487,12 @@ pub(crate) fn block_on_engine(
 /// every [`SIGNAL_SLICE`]; their exceptions are handled per `signals`.
 pub(crate) fn drive(
     py: Python<'_>,
-    engine: &Engine,
-    acq: &mut RawAcquire,
+    acq: &mut RawAcquire<'static>,
     deadline: Option<Instant>,
     mut signals: Signals<'_>,
 ) -> PyResult<bool> {
     let waker: Waker = thread_waker();
-    if engine.poll(acq, &mut Context::from_waker(&waker)).is_ready() {
+    if acq.poll(&mut Context::from_waker(&waker)).is_ready() {
         return Ok(true);
     }
     // Only the main thread runs signal handlers: other threads sleep until
@@ -514,20 +503,20 @@ pub(crate) fn drive(
         let waker_ref = &waker;
         let parked = py.detach(move || {
             let mut cx = Context::from_waker(waker_ref);
-            park_until(deadline, slice, || engine.poll(acq_ref, &mut cx).is_ready())
+            park_until(deadline, slice, || acq_ref.poll(&mut cx).is_ready())
         });
         match parked {
             Parked::Granted => return Ok(true),
             Parked::Deadline => {
                 // A timed acquire that finds itself granted at its deadline
                 // keeps the lock (SPEC §2).
-                return Ok(engine.abandon(acq));
+                return Ok(acq.abandon());
             }
             Parked::Slice => {
                 if let Err(e) = py.check_signals() {
                     match &mut signals {
                         Signals::Raise => {
-                            engine.cancel(acq);
+                            acq.cancel();
                             return Err(e);
                         }
                         Signals::Defer(slot) => {

@@ -7,6 +7,7 @@
 //! if it had run.
 
 use core::task::{Context, Poll};
+use std::sync::Arc as StdArc;
 
 use crate::engine::waiter::{Kind, Waiter, WAITING};
 use crate::engine::RawRwLock;
@@ -89,17 +90,57 @@ impl Acquire {
     }
 }
 
+/// The lock a [`RawAcquire`] acquires, with its policy erased: what an
+/// acquisition needs from it, object-safe.
+trait AcquireOn: Send + Sync {
+    fn poll(&self, acquire: &mut Acquire, cx: &mut Context<'_>) -> Poll<()>;
+    fn cancel(&self, acquire: &mut Acquire);
+    fn abandon(&self, acquire: &mut Acquire) -> bool;
+}
+
+impl<P: Policy> AcquireOn for RawRwLock<P> {
+    fn poll(&self, acquire: &mut Acquire, cx: &mut Context<'_>) -> Poll<()> {
+        acquire.poll(self, cx)
+    }
+    fn cancel(&self, acquire: &mut Acquire) {
+        acquire.cancel(self)
+    }
+    fn abandon(&self, acquire: &mut Acquire) -> bool {
+        acquire.abandon(self)
+    }
+}
+
+/// How a [`RawAcquire`] holds its lock.
+enum LockRef<'a> {
+    Borrowed(&'a dyn AcquireOn),
+    Owned(StdArc<dyn AcquireOn>),
+}
+
+impl LockRef<'_> {
+    fn get(&self) -> &dyn AcquireOn {
+        match self {
+            LockRef::Borrowed(lock) => *lock,
+            LockRef::Owned(lock) => &**lock,
+        }
+    }
+}
+
 /// A lock acquisition in progress, polled by hand: the building block for
 /// fronts outside this crate (a foreign-language binding, a custom
 /// executor) that cannot hold a borrowing future.
 ///
-/// Poll it with [`RawAcquire::poll`] until `Ready` (the lock is then held
+/// A `RawAcquire` is made for one lock and acquires only that one: it
+/// borrows the lock ([`read`](Self::read), [`write`](Self::write)) or
+/// keeps an `Arc` of it ([`read_owned`](Self::read_owned),
+/// [`write_owned`](Self::write_owned), which give a `RawAcquire<'static>`
+/// whatever the policy, for storing in a struct).
+///
+/// Poll it with [`poll`](Self::poll) until `Ready` (the lock is then held
 /// in the requested mode, to be released with
-/// [`RawRwLock::unlock_shared`] / [`RawRwLock::unlock_exclusive`]); to give
-/// up, call [`RawAcquire::cancel`], which leaves no trace and releases a
-/// grant already received. Always use one `RawAcquire` with one lock, and
-/// cancel it before dropping it unfinished: a dropped, queued acquisition
-/// stays queued and blocks the lock for everyone behind it.
+/// [`RawRwLock::unlock_shared`] / [`RawRwLock::unlock_exclusive`]). To give
+/// up, call [`cancel`](Self::cancel), which leaves no trace and releases a
+/// grant already received, or simply drop the acquisition, which does the
+/// same.
 ///
 /// ```
 /// use core::task::{Context, Poll, Waker};
@@ -107,37 +148,52 @@ impl Acquire {
 ///
 /// let lock = RawRwLock::<rwlocker::PhaseFair>::new();
 /// let mut cx = Context::from_waker(Waker::noop());
-/// let mut acq = RawAcquire::write();
-/// assert_eq!(acq.poll(&lock, &mut cx), Poll::Ready(()));
-/// let mut second = RawAcquire::read();
-/// assert_eq!(second.poll(&lock, &mut cx), Poll::Pending);
-/// second.cancel(&lock); // leaves the queue
+/// let mut acq = RawAcquire::write(&lock);
+/// assert_eq!(acq.poll(&mut cx), Poll::Ready(()));
+/// let mut second = RawAcquire::read(&lock);
+/// assert_eq!(second.poll(&mut cx), Poll::Pending);
+/// second.cancel(); // leaves the queue (dropping it would too)
+/// // SAFETY: `acq` was granted the write lock and nothing else releases it.
 /// unsafe { lock.unlock_exclusive() };
 /// assert!(!lock.is_locked());
 /// ```
-pub struct RawAcquire(Acquire);
+///
+/// An acquisition cannot be pointed at another lock:
+///
+/// ```compile_fail,E0061
+/// use core::task::{Context, Waker};
+/// use rwlocker::{RawAcquire, RawRwLock};
+///
+/// let (a, b) = (RawRwLock::<rwlocker::PhaseFair>::new(), RawRwLock::<rwlocker::PhaseFair>::new());
+/// let mut acq = RawAcquire::write(&a);
+/// acq.cancel(&b); // no such method: `cancel` takes no lock
+/// ```
+pub struct RawAcquire<'a> {
+    lock: LockRef<'a>,
+    acquire: Acquire,
+}
 
-impl RawAcquire {
-    /// An acquisition of a read lock.
-    pub const fn read() -> Self {
-        RawAcquire(Acquire::new(Kind::Read))
+impl<'a> RawAcquire<'a> {
+    /// An acquisition of a read lock of `lock`.
+    pub fn read<P: Policy>(lock: &'a RawRwLock<P>) -> Self {
+        RawAcquire { lock: LockRef::Borrowed(lock), acquire: Acquire::new(Kind::Read) }
     }
 
-    /// An acquisition of the write lock.
-    pub const fn write() -> Self {
-        RawAcquire(Acquire::new(Kind::Write))
+    /// An acquisition of the write lock of `lock`.
+    pub fn write<P: Policy>(lock: &'a RawRwLock<P>) -> Self {
+        RawAcquire { lock: LockRef::Borrowed(lock), acquire: Acquire::new(Kind::Write) }
     }
 
     /// Polls for the lock; `Ready` means the caller holds it. Polling again
     /// after `Ready` panics.
-    pub fn poll<P: Policy>(&mut self, raw: &RawRwLock<P>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.poll(raw, cx)
+    pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.lock.get().poll(&mut self.acquire, cx)
     }
 
     /// Gives up; a grant already received is released. Does nothing once
     /// the acquisition has completed or been cancelled.
-    pub fn cancel<P: Policy>(&mut self, raw: &RawRwLock<P>) {
-        self.0.cancel(raw)
+    pub fn cancel(&mut self) {
+        self.lock.get().cancel(&mut self.acquire)
     }
 
     /// Gives up, keeping a grant that arrived first: returns true if the
@@ -155,27 +211,70 @@ impl RawAcquire {
     /// let lock = RawRwLock::<rwlocker::Strict<rwlocker::PhaseFair>>::new();
     /// let mut cx = Context::from_waker(Waker::noop());
     /// assert!(lock.try_lock_exclusive());
-    /// let mut timed = RawAcquire::write();
-    /// assert!(timed.poll(&lock, &mut cx).is_pending());
-    /// unsafe { lock.unlock_exclusive() }; // hands the lock to `timed`
-    /// assert!(timed.abandon(&lock)); // the deadline passed, but it holds the lock
+    /// let mut timed = RawAcquire::write(&lock);
+    /// assert!(timed.poll(&mut cx).is_pending());
+    /// // SAFETY: the write lock was taken above; this hands it to `timed`.
+    /// unsafe { lock.unlock_exclusive() };
+    /// assert!(timed.abandon()); // the deadline passed, but it holds the lock
     /// assert!(lock.is_locked_exclusive());
+    /// // SAFETY: `abandon` returned true: the lock is ours to release.
     /// unsafe { lock.unlock_exclusive() };
     /// assert!(!lock.is_locked());
     /// ```
-    pub fn abandon<P: Policy>(&mut self, raw: &RawRwLock<P>) -> bool {
-        self.0.abandon(raw)
+    pub fn abandon(&mut self) -> bool {
+        self.lock.get().abandon(&mut self.acquire)
     }
 
     /// Whether the acquisition is queued (polled `Pending`, not yet
     /// finished or cancelled).
     pub fn is_queued(&self) -> bool {
-        matches!(self.0.state, State::Queued(_))
+        matches!(self.acquire.state, State::Queued(_))
     }
 }
 
-impl core::fmt::Debug for RawAcquire {
+impl RawAcquire<'static> {
+    /// An acquisition of a read lock of the lock in `lock`, keeping the
+    /// `Arc`: the acquisition has no lifetime and no policy parameter, so a
+    /// binding can store it next to others of any policy.
+    ///
+    /// ```
+    /// use core::task::{Context, Waker};
+    /// use std::sync::Arc;
+    /// use rwlocker::{RawAcquire, RawRwLock, WriterPreferring};
+    ///
+    /// struct Pending {
+    ///     acq: RawAcquire<'static>,
+    /// }
+    /// let lock = Arc::new(RawRwLock::<WriterPreferring>::new());
+    /// assert!(lock.try_lock_exclusive());
+    /// let mut p = Pending { acq: RawAcquire::read_owned(lock.clone()) };
+    /// assert!(p.acq.poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    /// drop(p); // a dropped acquisition leaves the queue
+    /// // SAFETY: the write lock was taken above.
+    /// unsafe { lock.unlock_exclusive() };
+    /// assert!(!lock.is_locked());
+    /// ```
+    pub fn read_owned<P: Policy>(lock: StdArc<RawRwLock<P>>) -> Self {
+        RawAcquire { lock: LockRef::Owned(lock), acquire: Acquire::new(Kind::Read) }
+    }
+
+    /// An acquisition of the write lock of the lock in `lock`, keeping the
+    /// `Arc` (see [`read_owned`](Self::read_owned)).
+    pub fn write_owned<P: Policy>(lock: StdArc<RawRwLock<P>>) -> Self {
+        RawAcquire { lock: LockRef::Owned(lock), acquire: Acquire::new(Kind::Write) }
+    }
+}
+
+impl Drop for RawAcquire<'_> {
+    /// Cancels: a queued acquisition leaves the queue, and a grant it had
+    /// received is released.
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+impl core::fmt::Debug for RawAcquire<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("RawAcquire").field("kind", &self.0.kind).field("queued", &self.is_queued()).finish()
+        f.debug_struct("RawAcquire").field("kind", &self.acquire.kind).field("queued", &self.is_queued()).finish()
     }
 }

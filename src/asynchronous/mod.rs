@@ -341,6 +341,12 @@ owned_future! {
 // ---------------------------------------------------------------------------
 
 /// A read lock on an [`AsyncRwLock`]; released on drop.
+///
+/// Like every async guard (borrowed or owned, read or write), it is `Send`
+/// where the lock is `Sync` (`T: Send`, and `T: Sync` unless the policy is
+/// [`Exclusive`]) and `Sync` where in addition `T: Sync`: a guard held
+/// across an `.await` keeps a task `Send` exactly when the lock could be
+/// shared.
 #[must_use = "if unused the lock is released at once"]
 pub struct AsyncRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     lock: &'a AsyncRwLock<T, P>,
@@ -385,12 +391,12 @@ macro_rules! guard_common {
             }
         }
 
-        // SAFETY: the guard gives `&T` (and `&mut T` for writers) on the
-        // thread that has it, which is what the lock being `Sync` allows;
-        // the engine lets any thread release.
+        // SAFETY: the guard gives `&T` (and `&mut T` for writers) and the
+        // lock itself (`rwlock()`) on the thread that has it, which is what
+        // the lock being `Sync` allows; the engine lets any thread release.
         unsafe impl<$($a,)? T: ?Sized + Send, P: Policy> Send for $guard<$($a,)? T, P> where P::Shared<T>: Sync {}
-        // SAFETY: sharing the guard shares `&T`.
-        unsafe impl<$($a,)? T: ?Sized + Send + Sync, P: Policy> Sync for $guard<$($a,)? T, P> {}
+        // SAFETY: sharing the guard shares `&T` (`T: Sync`) and the lock.
+        unsafe impl<$($a,)? T: ?Sized + Send + Sync, P: Policy> Sync for $guard<$($a,)? T, P> where P::Shared<T>: Sync {}
 
         impl<$($a,)? T: ?Sized, P: Policy> Deref for $guard<$($a,)? T, P> {
             type Target = T;
@@ -451,22 +457,26 @@ impl<T: ?Sized, P: Policy> Drop for AsyncRwLockWriteGuard<'_, T, P> {
 
 impl<T: ?Sized, P: Policy> Drop for OwnedAsyncRwLockReadGuard<T, P> {
     fn drop(&mut self) {
-        // SAFETY: the guard holds a read lock and gives it up exactly once;
-        // the `Arc` is dropped once, after the release.
+        // SAFETY: the `Arc` is taken out once (the field is not used
+        // again); the guard holds a read lock and gives it up exactly once. The
+        // `Arc` is dropped after the release, also if the release unwinds (a
+        // waker it runs panics).
         unsafe {
-            self.lock.raw.unlock_shared();
-            ManuallyDrop::drop(&mut self.lock);
+            let lock = ManuallyDrop::take(&mut self.lock);
+            lock.raw.unlock_shared();
         }
     }
 }
 
 impl<T: ?Sized, P: Policy> Drop for OwnedAsyncRwLockWriteGuard<T, P> {
     fn drop(&mut self) {
-        // SAFETY: the guard holds the write lock and gives it up exactly
-        // once; the `Arc` is dropped once, after the release.
+        // SAFETY: the `Arc` is taken out once (the field is not used
+        // again); the guard holds the write lock and gives it up exactly once. The
+        // `Arc` is dropped after the release, also if the release unwinds (a
+        // waker it runs panics).
         unsafe {
-            self.lock.raw.unlock_exclusive();
-            ManuallyDrop::drop(&mut self.lock);
+            let lock = ManuallyDrop::take(&mut self.lock);
+            lock.raw.unlock_exclusive();
         }
     }
 }
@@ -523,10 +533,13 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
     pub fn downgrade(this: Self) -> AsyncRwLockReadGuard<'a, T, P> {
         let lock = Self::into_lock(this);
         // SAFETY: we held the write lock; after the downgrade we hold a
-        // read lock, which passes to the new guard.
+        // read lock, which belongs to the new guard. The guard is made
+        // first, so that it releases the read if the downgrade unwinds (a
+        // waker it runs panics, once the lock is read-held).
         unsafe {
+            let read = AsyncRwLockReadGuard::new(lock);
             lock.raw.downgrade();
-            AsyncRwLockReadGuard::new(lock)
+            read
         }
     }
 }
@@ -583,11 +596,12 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockWriteGuard<T, P> {
     /// Turns the write lock into a read lock atomically.
     pub fn downgrade(this: Self) -> OwnedAsyncRwLockReadGuard<T, P> {
         let lock = Self::into_lock(this);
-        // SAFETY: we held the write lock; after the downgrade we hold a
-        // read lock, which passes to the new guard.
+        // SAFETY: as for `AsyncRwLockWriteGuard::downgrade`: the read guard
+        // is made first and owns the read lock the downgrade leaves.
         unsafe {
-            lock.raw.downgrade();
-            OwnedAsyncRwLockReadGuard::new(lock)
+            let read = OwnedAsyncRwLockReadGuard::new(lock);
+            read.lock.raw.downgrade();
+            read
         }
     }
 }

@@ -305,7 +305,17 @@ impl<T: ?Sized, P: Policy> ReentrantRwLock<T, P> {
 crate::macros::data_lock_impls!(ReentrantRwLock);
 
 /// A read lock on a [`ReentrantRwLock`]: either a nested read of the write
-/// owner or a plain read lock. Released on drop; `!Send`.
+/// owner or a plain read lock. Released on drop; `!Send`; `Sync` where the
+/// lock is `Sync` and `T: Sync`:
+///
+/// ```compile_fail,E0277
+/// struct OnlySync(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for OnlySync {}
+/// fn assert_sync<G: Sync>(_: &G) {}
+///
+/// let lock = rwlocker::ReentrantRwLock::<_>::new(OnlySync(std::marker::PhantomData));
+/// assert_sync(&lock.read()); // the lock is not `Sync` (`OnlySync: !Send`)
+/// ```
 #[must_use = "if unused the lock is released at once"]
 pub struct ReentrantRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     pub(crate) lock: &'a ReentrantRwLock<T, P>,
@@ -317,17 +327,21 @@ pub struct ReentrantRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
 
 /// The write lock on a [`ReentrantRwLock`], possibly nested; it gives `&T`
 /// only. The lock is released when the owner's last guard is dropped;
-/// `!Send`.
+/// `!Send`; `Sync` where the lock is `Sync` and `T: Sync`.
 #[must_use = "if unused the lock is released at once"]
 pub struct ReentrantRwLockWriteGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     pub(crate) lock: &'a ReentrantRwLock<T, P>,
     _not_send: PhantomData<*const ()>,
 }
 
-// SAFETY: sharing a guard (not sending it) shares `&T`.
-unsafe impl<T: ?Sized + Sync, P: Policy> Sync for ReentrantRwLockReadGuard<'_, T, P> {}
-// SAFETY: sharing a guard (not sending it) shares `&T`.
-unsafe impl<T: ?Sized + Sync, P: Policy> Sync for ReentrantRwLockWriteGuard<'_, T, P> {}
+// Guards are `!Send` (released on the owning thread). Sharing one shares
+// `&T` and, through `rwlock()`, the lock: `Sync` needs `T: Sync` and the
+// lock to be `Sync` (`T: Send`, `P::Shared<T>: Sync`).
+//
+// SAFETY: sharing a guard (not sending it) shares `&T` and `&ReentrantRwLock`.
+unsafe impl<T: ?Sized + Send + Sync, P: Policy> Sync for ReentrantRwLockReadGuard<'_, T, P> where P::Shared<T>: Sync {}
+// SAFETY: sharing a guard (not sending it) shares `&T` and `&ReentrantRwLock`.
+unsafe impl<T: ?Sized + Send + Sync, P: Policy> Sync for ReentrantRwLockWriteGuard<'_, T, P> where P::Shared<T>: Sync {}
 
 impl<'a, T: ?Sized, P: Policy> ReentrantRwLockReadGuard<'a, T, P> {
     #[inline]
@@ -362,14 +376,18 @@ impl<'a, T: ?Sized, P: Policy> ReentrantRwLockWriteGuard<'a, T, P> {
             return Err(this);
         }
         core::mem::forget(this);
+        // The read guard is made first, so that it releases the read lock if
+        // the downgrade unwinds (a waker it runs panics, once the lock is
+        // read-held).
+        let read = ReentrantRwLockReadGuard::new(lock, false);
         // SAFETY: this thread owns the write lock through this guard alone
-        // (depth 1); it stops being the owner, turns the raw write lock into
-        // a read lock and hands that to the new guard.
+        // (depth 1); it stops being the owner and turns the raw write lock
+        // into the read lock `read` owns.
         unsafe {
             lock.disown();
             lock.raw.downgrade();
         }
-        Ok(ReentrantRwLockReadGuard::new(lock, false))
+        Ok(read)
     }
 
     /// The lock this guard belongs to.

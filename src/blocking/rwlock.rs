@@ -248,6 +248,31 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
 crate::macros::data_lock_impls!(RwLock);
 
 /// A read lock on an [`RwLock`]; released on drop.
+///
+/// **`Send` and `Sync`.** A guard gives access to its lock
+/// ([`rwlock`](Self::rwlock)), so it is `Send` only where the lock is
+/// `Sync` (`T: Send`, and `T: Sync` unless the policy is
+/// [`Exclusive`](crate::Exclusive)), and `Sync` only where, in addition,
+/// `T: Sync`. The same holds for [`RwLockWriteGuard`] and the async guards.
+/// A `T` that is `Sync` but not `Send` cannot travel in a guard (another
+/// thread could take the write lock and move it out):
+///
+/// ```compile_fail,E0277
+/// struct OnlySync(std::marker::PhantomData<*const ()>);
+/// unsafe impl Sync for OnlySync {}
+/// fn assert_send<G: Send>(_: &G) {}
+///
+/// let lock = rwlocker::RwLock::<_>::new(OnlySync(std::marker::PhantomData));
+/// assert_send(&lock.read()); // `RwLock<OnlySync>` is not `Sync`
+/// ```
+///
+/// ```
+/// fn assert_send<G: Send>(_: &G) {}
+/// let mutex = rwlocker::Mutex::new(std::cell::Cell::new(1));
+/// assert_send(&mutex.lock()); // `Mutex<Cell<_>>` is `Sync`
+/// let lock = rwlocker::RwLock::<_>::new(1);
+/// assert_send(&lock.read());
+/// ```
 #[must_use = "if unused the lock is released at once"]
 pub struct RwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     pub(crate) lock: &'a RwLock<T, P>,
@@ -255,22 +280,32 @@ pub struct RwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
 }
 
 /// The write lock on an [`RwLock`]; released on drop.
+///
+/// `Send` where the lock is `Sync`, `Sync` where in addition `T: Sync` (see
+/// [`RwLockReadGuard`]).
 #[must_use = "if unused the lock is released at once"]
 pub struct RwLockWriteGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     pub(crate) lock: &'a RwLock<T, P>,
     _not_send: PhantomData<*const ()>,
 }
 
-// SAFETY: a read guard hands out `&T` on the thread that has it; the engine
-// does not care which thread releases a lock.
-unsafe impl<T: ?Sized + Sync, P: Policy> Send for RwLockReadGuard<'_, T, P> {}
-// SAFETY: sharing the guard shares `&T`.
-unsafe impl<T: ?Sized + Sync, P: Policy> Sync for RwLockReadGuard<'_, T, P> {}
-// SAFETY: the guard hands out `&mut T` on the thread that has it (needs
-// `Send`) and `&T` to whoever borrows it (needs `Sync`).
-unsafe impl<T: ?Sized + Send + Sync, P: Policy> Send for RwLockWriteGuard<'_, T, P> {}
-// SAFETY: sharing the guard shares only `&T`.
-unsafe impl<T: ?Sized + Sync, P: Policy> Sync for RwLockWriteGuard<'_, T, P> {}
+// The guards hand out the lock itself (`rwlock()`), so a guard may move to
+// another thread only where the lock may be shared (`RwLock: Sync`, i.e.
+// `T: Send` and `P::Shared<T>: Sync`); a `T` that is `Sync` but not `Send`
+// could otherwise be moved out by that thread through a write lock. Sharing
+// a guard also shares `&T`, so `Sync` needs `T: Sync` on top.
+//
+// SAFETY: moving a read guard moves a read lock (the engine lets any
+// thread release it), `&T` on the new thread (`P::Shared<T>: Sync`: `T:
+// Sync`, or under `Exclusive` no other thread has access) and `&RwLock`
+// (`Sync` under the same bounds).
+unsafe impl<T: ?Sized + Send, P: Policy> Send for RwLockReadGuard<'_, T, P> where P::Shared<T>: Sync {}
+// SAFETY: sharing the guard shares `&T` (`T: Sync`) and `&RwLock`.
+unsafe impl<T: ?Sized + Send + Sync, P: Policy> Sync for RwLockReadGuard<'_, T, P> where P::Shared<T>: Sync {}
+// SAFETY: moving a write guard moves `&mut T` (`T: Send`) and `&RwLock`.
+unsafe impl<T: ?Sized + Send, P: Policy> Send for RwLockWriteGuard<'_, T, P> where P::Shared<T>: Sync {}
+// SAFETY: sharing the guard shares only `&T` (`T: Sync`) and `&RwLock`.
+unsafe impl<T: ?Sized + Send + Sync, P: Policy> Sync for RwLockWriteGuard<'_, T, P> where P::Shared<T>: Sync {}
 
 impl<'a, T: ?Sized, P: Policy> RwLockReadGuard<'a, T, P> {
     /// A guard for a part of the data, keeping the same read lock.
@@ -361,10 +396,13 @@ impl<'a, T: ?Sized, P: Policy> RwLockWriteGuard<'a, T, P> {
         let lock = this.lock;
         core::mem::forget(this);
         // SAFETY: the forgotten guard held the write lock; after the
-        // downgrade a read lock is held and passes to the new guard.
+        // downgrade a read lock is held and belongs to the new guard. The
+        // guard is made first: if the downgrade unwinds (a waker it runs
+        // panics, once the lock is read-held), dropping it releases the read.
         unsafe {
+            let read = lock.read_guard();
             lock.raw.downgrade();
-            lock.read_guard()
+            read
         }
     }
 
@@ -526,8 +564,11 @@ pub struct MappedRwLockWriteGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     _marker: PhantomData<&'a mut T>,
 }
 
-// SAFETY: as for the unmapped guards: the data is reached only through
-// `&T` (read) or `&mut T` (write) on the thread holding the guard.
+// A mapped guard keeps only the raw lock and the mapped part `T` (no
+// `rwlock()`), so its bounds are those of a `&T` / `&mut T`.
+//
+// SAFETY: the data is reached only through `&T` (read) or `&mut T` (write)
+// on the thread holding the guard; any thread may release the raw lock.
 unsafe impl<T: ?Sized + Sync, P: Policy> Send for MappedRwLockReadGuard<'_, T, P> {}
 // SAFETY: sharing the guard shares `&T`.
 unsafe impl<T: ?Sized + Sync, P: Policy> Sync for MappedRwLockReadGuard<'_, T, P> {}

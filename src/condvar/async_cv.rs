@@ -7,6 +7,7 @@ use core::task::{Context, Poll};
 use std::collections::VecDeque;
 use std::sync::Arc as StdArc;
 
+use super::guard::Token;
 use super::{two_locks, WaitTimeoutResult};
 use crate::asynchronous::{
     Acquire, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, OwnedAsyncRwLockReadGuard,
@@ -28,9 +29,9 @@ pub(crate) mod sealed {
         /// The mode the guard holds.
         const KIND: Kind;
         /// The lock's identity.
-        fn lock_id(&self) -> usize;
+        fn lock_id(&self, _: Token) -> usize;
         /// Releases the lock; keeps the handle.
-        fn release(self) -> Self::Handle;
+        fn release(self, _: Token) -> Self::Handle;
         /// Polls a re-acquisition in the guard's mode.
         fn poll_acquire(handle: &Self::Handle, acquire: &mut Acquire, cx: &mut Context<'_>) -> Poll<()>;
         /// Cancels a re-acquisition (releasing a grant received).
@@ -39,12 +40,21 @@ pub(crate) mod sealed {
         ///
         /// # Safety
         /// The lock is held in `KIND` mode.
-        unsafe fn rebuild(handle: Self::Handle) -> Self;
+        unsafe fn rebuild(handle: Self::Handle, _: Token) -> Self;
     }
 }
 
 /// A guard [`AsyncRwCondvar`] can wait with: the read and write guards of
 /// [`AsyncRwLock`], borrowed or owned, any policy.
+///
+/// The trait is sealed, and the hooks the condvar calls on a guard cannot
+/// be called from outside this crate:
+///
+/// ```compile_fail,E0061
+/// fn unlock<G: rwlocker::AsyncCondvarGuard>(guard: G) {
+///     let _lock = guard.release(); // not callable outside rwlocker
+/// }
+/// ```
 pub trait AsyncCondvarGuard: sealed::Sealed {}
 
 macro_rules! async_guard {
@@ -55,10 +65,10 @@ macro_rules! async_guard {
         impl<$($a,)? T: ?Sized, P: Policy> sealed::Sealed for $guard<$($a,)? T, P> {
             type Handle = $handle;
             const KIND: Kind = $kind;
-            fn lock_id(&self) -> usize {
+            fn lock_id(&self, _: Token) -> usize {
                 ($guard::rwlock(self) as *const AsyncRwLock<T, P>).cast::<()>() as usize
             }
-            fn release(self) -> $handle {
+            fn release(self, _: Token) -> $handle {
                 let handle = $guard::into_lock(self);
                 // SAFETY: the guard held the lock in this mode and was
                 // consumed without releasing it.
@@ -71,7 +81,7 @@ macro_rules! async_guard {
             fn cancel_acquire(handle: &$handle, acquire: &mut Acquire) {
                 acquire.cancel(handle.raw())
             }
-            unsafe fn rebuild(handle: $handle) -> Self {
+            unsafe fn rebuild(handle: $handle, _: Token) -> Self {
                 // SAFETY: forwarded from the caller's obligation.
                 unsafe { $guard::new(handle) }
             }
@@ -284,10 +294,14 @@ impl AsyncRwCondvar {
 
     /// Starts a hand-driven wait (for bindings that manage the lock
     /// themselves): registers a waiter for the lock identified by
-    /// `lock_id` (any stable address of it). Call it while still holding
-    /// the lock, then release the lock, then poll the wait with
-    /// [`poll_raw`](Self::poll_raw) until it is notified, and re-acquire the
-    /// lock. To give up, call [`cancel_raw`](Self::cancel_raw).
+    /// `lock_id` (any stable address of it, used only for the
+    /// one-lock-at-a-time check). Call it while still holding the lock,
+    /// then release the lock, then poll the wait with
+    /// [`RawCondvarWait::poll`] until it is notified, and re-acquire the
+    /// lock. To give up, call [`RawCondvarWait::cancel`] or drop the wait.
+    ///
+    /// The wait borrows this condvar; [`register_raw_owned`](Self::register_raw_owned)
+    /// makes one that keeps an `Arc` of it instead.
     ///
     /// # Panics
     /// If waiters of another lock are registered.
@@ -299,36 +313,43 @@ impl AsyncRwCondvar {
     /// let cv = AsyncRwCondvar::new();
     /// let mut cx = Context::from_waker(Waker::noop());
     /// let mut wait = cv.register_raw(0x1000, cx.waker());
-    /// assert!(cv.poll_raw(&mut wait, &mut cx).is_pending());
+    /// assert!(wait.poll(&mut cx).is_pending());
     /// assert_eq!(cv.notify(5), 1);
-    /// assert!(cv.poll_raw(&mut wait, &mut cx).is_ready());
+    /// assert!(wait.poll(&mut cx).is_ready());
     /// ```
-    pub fn register_raw(&self, lock_id: usize, waker: &core::task::Waker) -> RawCondvarWait {
+    pub fn register_raw(&self, lock_id: usize, waker: &core::task::Waker) -> RawCondvarWait<'_> {
         let waiter = Waiter::task(Kind::Read, CV_WAITING, waker);
         self.register(lock_id, waiter.clone());
-        RawCondvarWait { waiter: Some(waiter) }
+        RawCondvarWait { cv: CvRef::Borrowed(self), waiter: Some(waiter) }
     }
 
-    /// Polls a hand-driven wait: `Ready` once it has been notified.
-    pub fn poll_raw(&self, wait: &mut RawCondvarWait, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(waiter) = &wait.waiter else { return Poll::Ready(()) };
-        waiter.register(cx.waker());
-        if waiter.state() == NOTIFIED {
-            wait.waiter = None;
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-
-    /// Gives up a hand-driven wait. Returns true if it had been notified
-    /// (the caller then either honours the notification or passes it on
-    /// with `notify(1)`); otherwise it leaves no trace.
-    pub fn cancel_raw(&self, wait: &mut RawCondvarWait) -> bool {
-        match wait.waiter.take() {
-            Some(waiter) => self.deregister(&waiter),
-            None => true,
-        }
+    /// [`register_raw`](Self::register_raw) for a condvar in an `Arc`: the
+    /// wait keeps the `Arc`, so it has no lifetime (a binding can store it).
+    ///
+    /// # Panics
+    /// If waiters of another lock are registered.
+    ///
+    /// ```
+    /// use core::task::{Context, Waker};
+    /// use std::sync::Arc;
+    /// use rwlocker::{AsyncRwCondvar, RawCondvarWait};
+    ///
+    /// let cv = Arc::new(AsyncRwCondvar::new());
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let mut waits: Vec<RawCondvarWait<'static>> =
+    ///     (0..2).map(|_| cv.clone().register_raw_owned(0x1000, cx.waker())).collect();
+    /// assert_eq!(cv.notify(1), 1); // the first
+    /// drop(waits.remove(0)); // notified but dropped unpolled: passes it on
+    /// assert!(waits[0].poll(&mut cx).is_ready());
+    /// ```
+    pub fn register_raw_owned(
+        self: StdArc<Self>,
+        lock_id: usize,
+        waker: &core::task::Waker,
+    ) -> RawCondvarWait<'static> {
+        let waiter = Waiter::task(Kind::Read, CV_WAITING, waker);
+        self.register(lock_id, waiter.clone());
+        RawCondvarWait { cv: CvRef::Owned(self), waiter: Some(waiter) }
     }
 
     /// Registers a waiter for the lock `lock_id`.
@@ -355,14 +376,101 @@ impl AsyncRwCondvar {
     }
 }
 
-/// A hand-driven wait on an [`AsyncRwCondvar`]; see
-/// [`AsyncRwCondvar::register_raw`]. Dropping it without
-/// [`cancel_raw`](AsyncRwCondvar::cancel_raw) leaves it registered (a later
-/// notify still counts it).
-#[derive(Debug)]
-pub struct RawCondvarWait {
-    /// `None` once notified or cancelled.
+/// A hand-driven wait on an [`AsyncRwCondvar`], made by
+/// [`register_raw`](AsyncRwCondvar::register_raw) (borrowing the condvar)
+/// or [`register_raw_owned`](AsyncRwCondvar::register_raw_owned) (keeping
+/// an `Arc` of it). It acts on its own condvar only.
+///
+/// Dropping a wait that is still registered deregisters it; if it had been
+/// notified and the notification was not yet seen by [`poll`](Self::poll),
+/// the notification is passed on to the next waiter (`notify(1)`).
+///
+/// A wait cannot be handed to another condvar:
+///
+/// ```compile_fail,E0599
+/// use core::task::Waker;
+/// use rwlocker::AsyncRwCondvar;
+///
+/// let (a, b) = (AsyncRwCondvar::new(), AsyncRwCondvar::new());
+/// let mut wait = a.register_raw(0x1000, Waker::noop());
+/// b.cancel_raw(&mut wait); // no such method: the wait acts on `a` alone
+/// ```
+pub struct RawCondvarWait<'c> {
+    cv: CvRef<'c>,
+    /// `None` once the notification was consumed by `poll`, or the wait
+    /// was cancelled.
     waiter: Option<Arc<Waiter>>,
+}
+
+/// How a [`RawCondvarWait`] holds its condvar.
+enum CvRef<'c> {
+    Borrowed(&'c AsyncRwCondvar),
+    Owned(StdArc<AsyncRwCondvar>),
+}
+
+impl core::ops::Deref for CvRef<'_> {
+    type Target = AsyncRwCondvar;
+    fn deref(&self) -> &AsyncRwCondvar {
+        match self {
+            CvRef::Borrowed(cv) => cv,
+            CvRef::Owned(cv) => cv,
+        }
+    }
+}
+
+impl RawCondvarWait<'_> {
+    /// Polls the wait: `Ready` once it has been notified. The first `Ready`
+    /// consumes the notification; later polls (and polls after
+    /// [`cancel`](Self::cancel)) return `Ready` at once.
+    pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(waiter) = &self.waiter else { return Poll::Ready(()) };
+        waiter.register(cx.waker());
+        if waiter.state() == NOTIFIED {
+            self.waiter = None;
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Gives the wait up. Returns true if it had been notified and the
+    /// notification had not been consumed by a `Ready` poll: the caller then
+    /// either honours it or passes it on with `notify(1)`. Otherwise (not
+    /// notified, already consumed, or cancelled before) returns false and
+    /// leaves no trace.
+    ///
+    /// ```
+    /// use core::task::{Context, Waker};
+    /// use rwlocker::AsyncRwCondvar;
+    ///
+    /// let cv = AsyncRwCondvar::new();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// let mut wait = cv.register_raw(0x1000, cx.waker());
+    /// cv.notify_one();
+    /// assert!(wait.cancel()); // notified: the caller decides what to do with it
+    /// assert!(!wait.cancel()); // told once only
+    /// ```
+    pub fn cancel(&mut self) -> bool {
+        match self.waiter.take() {
+            Some(waiter) => self.cv.deregister(&waiter),
+            None => false,
+        }
+    }
+}
+
+impl Drop for RawCondvarWait<'_> {
+    fn drop(&mut self) {
+        if self.cancel() {
+            // Notified but gone: pass the notification on.
+            self.cv.notify(1);
+        }
+    }
+}
+
+impl fmt::Debug for RawCondvarWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawCondvarWait").field("waiter", &self.waiter).finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Waiter {
@@ -403,37 +511,65 @@ impl<G: AsyncCondvarGuard> fmt::Debug for AsyncRwCondvarWait<'_, G> {
 impl<G: AsyncCondvarGuard> Future for AsyncRwCondvarWait<'_, G> {
     type Output = G;
 
+    // Each phase is replaced only once its step has succeeded, so that a
+    // panic (a waker that panics when cloned, or when the release wakes
+    // it) leaves a phase whose `Drop` cleans up: the registration is
+    // removed and a notification or grant received is passed on.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<G> {
         let this = self.get_mut();
         loop {
-            match core::mem::replace(&mut this.phase, Phase::Done) {
-                Phase::Start(guard) => {
+            match &mut this.phase {
+                Phase::Start(_) => {
                     let waiter = Waiter::task(G::KIND, CV_WAITING, cx.waker());
+                    let Phase::Start(guard) = core::mem::replace(&mut this.phase, Phase::Done) else { unreachable!() };
                     // Register first, then release: a notify in between
-                    // finds this waiter.
-                    this.cv.register(guard.lock_id(), waiter.clone());
-                    let handle = guard.release();
+                    // finds this waiter. (If `register` panics, nothing
+                    // was registered and the guard releases the lock.)
+                    this.cv.register(guard.lock_id(Token), waiter.clone());
+                    // If the release panics (a waker it runs), the lock is
+                    // released all the same: take the registration back.
+                    let undo = Deregister { cv: this.cv, waiter: &waiter };
+                    let handle = guard.release(Token);
+                    core::mem::forget(undo);
                     this.phase = Phase::Waiting(handle, waiter);
                 }
-                Phase::Waiting(handle, waiter) => {
+                Phase::Waiting(_, waiter) => {
                     waiter.register(cx.waker());
-                    if waiter.state() == NOTIFIED {
-                        this.phase = Phase::Reacquiring(handle, Acquire::new(G::KIND));
-                    } else {
-                        this.phase = Phase::Waiting(handle, waiter);
+                    if waiter.state() != NOTIFIED {
                         return Poll::Pending;
                     }
+                    let Phase::Waiting(handle, _) = core::mem::replace(&mut this.phase, Phase::Done) else {
+                        unreachable!()
+                    };
+                    this.phase = Phase::Reacquiring(handle, Acquire::new(G::KIND));
                 }
-                Phase::Reacquiring(handle, mut acquire) => match G::poll_acquire(&handle, &mut acquire, cx) {
-                    // SAFETY: `Ready` means the lock is held in `G::KIND`.
-                    Poll::Ready(()) => return Poll::Ready(unsafe { G::rebuild(handle) }),
-                    Poll::Pending => {
-                        this.phase = Phase::Reacquiring(handle, acquire);
+                Phase::Reacquiring(handle, acquire) => {
+                    if G::poll_acquire(handle, acquire, cx).is_pending() {
                         return Poll::Pending;
                     }
-                },
+                    let Phase::Reacquiring(handle, _) = core::mem::replace(&mut this.phase, Phase::Done) else {
+                        unreachable!()
+                    };
+                    // SAFETY: `Ready` means the lock is held in `G::KIND`.
+                    return Poll::Ready(unsafe { G::rebuild(handle, Token) });
+                }
                 Phase::Done => panic!("rwlocker: condvar wait polled after it completed"),
             }
+        }
+    }
+}
+
+/// Takes a waiter's registration back if dropped (on unwind): passes on a
+/// notification it had received.
+struct Deregister<'a> {
+    cv: &'a AsyncRwCondvar,
+    waiter: &'a Arc<Waiter>,
+}
+
+impl Drop for Deregister<'_> {
+    fn drop(&mut self) {
+        if self.cv.deregister(self.waiter) {
+            self.cv.notify(1);
         }
     }
 }
@@ -442,16 +578,15 @@ impl<G: AsyncCondvarGuard> Drop for AsyncRwCondvarWait<'_, G> {
     fn drop(&mut self) {
         match core::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Waiting(_, waiter) => {
-                if self.cv.deregister(&waiter) {
-                    // Notified but gone: pass the notification on.
-                    self.cv.notify(1);
-                }
+                // Deregisters, passing on a notification received.
+                drop(Deregister { cv: self.cv, waiter: &waiter });
             }
             Phase::Reacquiring(handle, mut acquire) => {
                 // Notified (and maybe granted again): release any grant,
-                // then pass the notification on.
+                // then pass the notification on, even if the release
+                // panics (a waker it runs).
+                let _pass_on = PassOn(self.cv);
                 G::cancel_acquire(&handle, &mut acquire);
-                self.cv.notify(1);
             }
             Phase::Start(_) | Phase::Done => {}
         }
@@ -528,5 +663,14 @@ impl<G: AsyncCondvarGuard, F: Future> Future for AsyncRwCondvarWaitTimeout<'_, G
             this.timed_out = !this.wait.cv.deregister(&waiter);
             this.wait.phase = Phase::Reacquiring(handle, Acquire::new(G::KIND));
         }
+    }
+}
+
+/// Passes one notification on when dropped.
+struct PassOn<'a>(&'a AsyncRwCondvar);
+
+impl Drop for PassOn<'_> {
+    fn drop(&mut self) {
+        self.0.notify(1);
     }
 }

@@ -31,6 +31,8 @@ pub trait WaitLock: Sync {
     /// # Safety
     /// The caller holds the lock in that mode.
     unsafe fn unlock_kind(&self, kind: Kind);
+    /// Whether the reader count is full (a read lock now would overflow it).
+    fn readers_full(&self) -> bool;
 }
 
 impl<P: Policy> WaitLock for RawRwLock<P> {
@@ -55,7 +57,17 @@ impl<P: Policy> WaitLock for RawRwLock<P> {
             }
         }
     }
+    fn readers_full(&self) -> bool {
+        P::KIND != crate::policy::PolicyKind::Exclusive && self.state_snapshot().readers >= crate::engine::MAX_READERS
+    }
 }
+
+/// A value only this crate can make: the sealed traits' methods take one, so
+/// that code outside the crate, which can name them through a
+/// `G: CondvarGuard` bound, cannot call them (and, say, drop a reentrant
+/// guard's ownership record while it holds the lock).
+#[derive(Clone, Copy)]
+pub(crate) struct Token;
 
 pub(crate) mod sealed {
     use super::*;
@@ -64,12 +76,12 @@ pub(crate) mod sealed {
     /// crate can see.
     pub trait Sealed {
         /// The raw lock and the mode this guard holds it in.
-        fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind);
+        fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind);
         /// Called before the lock is released for a wait: panics on a guard
         /// that cannot wait (a nested reentrant guard).
-        fn before_wait(&self) {}
-        /// Called after the lock is held again.
-        fn after_wait(&self) {}
+        fn before_wait(&self, _: Token) {}
+        /// Called after the lock is held again, also when the wait unwinds.
+        fn after_wait(&self, _: Token) {}
     }
 }
 
@@ -78,17 +90,27 @@ pub(crate) mod sealed {
 /// [`Mutex`](crate::Mutex) too), borrowed or `Arc`
 /// ([`RwLock::read_arc`](crate::RwLock::read_arc)), and of
 /// [`ReentrantRwLock`](crate::ReentrantRwLock) at nesting depth 1.
+///
+/// The trait is sealed, and the hooks the condvar calls on a guard cannot
+/// be called from outside this crate (they would, for instance, drop a
+/// reentrant guard's ownership record while it holds the lock):
+///
+/// ```compile_fail,E0061
+/// fn reown<G: rwlocker::CondvarGuard>(guard: &G) {
+///     guard.after_wait(); // not callable outside rwlocker
+/// }
+/// ```
 pub trait CondvarGuard: sealed::Sealed {}
 
 impl<T: ?Sized, P: Policy> sealed::Sealed for RwLockReadGuard<'_, T, P> {
-    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+    fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind) {
         (self.lock.raw(), Kind::Read)
     }
 }
 impl<T: ?Sized, P: Policy> CondvarGuard for RwLockReadGuard<'_, T, P> {}
 
 impl<T: ?Sized, P: Policy> sealed::Sealed for RwLockWriteGuard<'_, T, P> {
-    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+    fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind) {
         (self.lock.raw(), Kind::Write)
     }
 }
@@ -102,7 +124,7 @@ pub(crate) struct RawWriteHeld<'a, P: Policy>(pub(crate) &'a RawRwLock<P>);
 
 #[cfg(all(feature = "lock_api_05", not(loom)))]
 impl<P: Policy> sealed::Sealed for RawWriteHeld<'_, P> {
-    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+    fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind) {
         (self.0, Kind::Write)
     }
 }
@@ -110,14 +132,14 @@ impl<P: Policy> sealed::Sealed for RawWriteHeld<'_, P> {
 impl<P: Policy> CondvarGuard for RawWriteHeld<'_, P> {}
 
 impl<T: ?Sized, P: Policy> sealed::Sealed for ArcRwLockReadGuard<T, P> {
-    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+    fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind) {
         (ArcRwLockReadGuard::rwlock(self).raw(), Kind::Read)
     }
 }
 impl<T: ?Sized, P: Policy> CondvarGuard for ArcRwLockReadGuard<T, P> {}
 
 impl<T: ?Sized, P: Policy> sealed::Sealed for ArcRwLockWriteGuard<T, P> {
-    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+    fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind) {
         (ArcRwLockWriteGuard::rwlock(self).raw(), Kind::Write)
     }
 }
@@ -131,10 +153,10 @@ fn nested_reentrant_wait() -> ! {
 }
 
 impl<T: ?Sized, P: Policy> sealed::Sealed for ReentrantRwLockReadGuard<'_, T, P> {
-    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+    fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind) {
         (self.lock.raw(), Kind::Read)
     }
-    fn before_wait(&self) {
+    fn before_wait(&self, _: Token) {
         // A read of the write owner is nested inside its write lock.
         if self.owned {
             nested_reentrant_wait()
@@ -144,10 +166,10 @@ impl<T: ?Sized, P: Policy> sealed::Sealed for ReentrantRwLockReadGuard<'_, T, P>
 impl<T: ?Sized, P: Policy> CondvarGuard for ReentrantRwLockReadGuard<'_, T, P> {}
 
 impl<T: ?Sized, P: Policy> sealed::Sealed for ReentrantRwLockWriteGuard<'_, T, P> {
-    fn wait_lock(&self) -> (&(dyn WaitLock + 'static), Kind) {
+    fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind) {
         (self.lock.raw(), Kind::Write)
     }
-    fn before_wait(&self) {
+    fn before_wait(&self, _: Token) {
         if self.lock.owner_depth() != 1 {
             nested_reentrant_wait()
         }
@@ -156,7 +178,7 @@ impl<T: ?Sized, P: Policy> sealed::Sealed for ReentrantRwLockWriteGuard<'_, T, P
         // is not used until `after_wait` restores the ownership.
         unsafe { self.lock.disown() }
     }
-    fn after_wait(&self) {
+    fn after_wait(&self, _: Token) {
         // SAFETY: the condvar re-acquired the raw write lock for this thread.
         unsafe { self.lock.own() }
     }

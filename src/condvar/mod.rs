@@ -11,15 +11,16 @@ mod guard;
 
 use core::fmt;
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 pub use async_cv::{AsyncCondvarGuard, AsyncRwCondvar, AsyncRwCondvarWait, AsyncRwCondvarWaitTimeout, RawCondvarWait};
 pub use guard::CondvarGuard;
 #[cfg(all(feature = "lock_api_05", not(loom)))]
 pub(crate) use guard::RawWriteHeld;
-use guard::WaitLock;
+use guard::{Token, WaitLock};
 
-use crate::engine::waiter::{wake_all, Waiter, CV_WAITING, NOTIFIED, WOKEN};
+use crate::engine::waiter::{wake_all, Kind, Waiter, CV_WAITING, NOTIFIED, WOKEN};
 use crate::loom::{park, park_timeout, Arc, Mutex};
 
 /// The result of a timed wait: whether it returned because time ran out.
@@ -227,9 +228,16 @@ impl RwCondvar {
     }
 
     /// Returns whether the wait timed out.
+    ///
+    /// The guard holds its lock again whenever this returns **or unwinds**
+    /// (what `lock_api` asks of a condition variable: re-lock before
+    /// unwinding), and no registration is left behind. A panic while the
+    /// lock is released (a task's waker that panics when the release wakes
+    /// it) ends the wait early: the waiter leaves, re-takes the lock, and
+    /// the panic continues.
     fn wait_inner<G: CondvarGuard>(&self, guard: &mut G, deadline: Option<Instant>) -> bool {
-        let (lock, kind) = guard.wait_lock();
-        guard.before_wait();
+        let (lock, kind) = guard.wait_lock(Token);
+        guard.before_wait(Token);
         let waiter = Waiter::thread(kind, CV_WAITING);
         {
             let mut st = self.state.lock();
@@ -237,28 +245,48 @@ impl RwCondvar {
             match st.lock {
                 Some(other) if !st.waiters.is_empty() && !same_lock(other, ptr) => {
                     drop(st);
-                    guard.after_wait();
+                    guard.after_wait(Token);
                     two_locks()
                 }
                 _ => st.lock = Some(ptr),
             }
             st.waiters.push_back(waiter.clone());
         }
+        let slept = catch_unwind(AssertUnwindSafe(|| self.sleep(&waiter, lock, kind, deadline)));
+        // The lock is held again, whatever happened.
+        guard.after_wait(Token);
+        slept.unwrap_or_else(|payload| resume_unwind(payload))
+    }
+
+    /// The part of a wait without the lock: releases it, sleeps until
+    /// notified (or the deadline), re-takes it. Returns whether the wait
+    /// timed out. `waiter` is registered on entry; if this unwinds, it is
+    /// not, and the lock is held again.
+    fn sleep(
+        &self,
+        waiter: &Arc<Waiter>,
+        lock: &(dyn WaitLock + 'static),
+        kind: Kind,
+        deadline: Option<Instant>,
+    ) -> bool {
         // Registered before releasing: a notify from now on finds us.
         // SAFETY: the guard holds the lock in `kind` mode; it is re-taken
-        // (below) before the guard is used again.
-        unsafe { lock.unlock_kind(kind) };
-
-        let mut timed_out = false;
+        // (below, or in `leave`) before the guard is used again.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| unsafe { lock.unlock_kind(kind) })) {
+            // The release is complete (the engine finishes its transition
+            // before a waker's panic goes on): leave, take the lock back.
+            self.leave(waiter, lock, kind);
+            resume_unwind(payload);
+        }
         loop {
             if waiter.take_grant() {
-                break;
+                return false;
             }
             if matches!(waiter.state(), NOTIFIED | WOKEN) {
                 // On the lock's queue now (the lock is on its way, whatever
                 // the deadline): wait for the grant as the lock's waiters do.
-                lock.wait_requeued(&waiter);
-                break;
+                lock.wait_requeued(waiter);
+                return false;
             }
             waiter.set_asleep();
             match deadline {
@@ -273,18 +301,32 @@ impl RwCondvar {
                     if waiter.state() == CV_WAITING {
                         // Not notified in time: leave, then take the lock
                         // back as a plain arrival.
-                        let i = st.waiters.iter().position(|w| Arc::ptr_eq(w, &waiter)).unwrap();
-                        st.waiters.remove(i);
+                        deregister(&mut st.waiters, waiter);
                         drop(st);
-                        timed_out = true;
-                        lock.lock_kind(kind);
-                        break;
+                        relock(lock, kind);
+                        return true;
                     }
                 }
             }
         }
-        guard.after_wait();
-        timed_out
+    }
+
+    /// A registered waiter gives up early: deregisters, or if it was
+    /// notified (and so re-queued on the lock), waits for that grant and
+    /// passes the notification on. Returns holding the lock in `kind` mode.
+    fn leave(&self, waiter: &Arc<Waiter>, lock: &(dyn WaitLock + 'static), kind: Kind) {
+        let mut st = self.state.lock();
+        if waiter.state() == CV_WAITING {
+            deregister(&mut st.waiters, waiter);
+            drop(st);
+            relock(lock, kind);
+        } else {
+            drop(st);
+            if !waiter.take_grant() {
+                lock.wait_requeued(waiter);
+            }
+            self.notify(1);
+        }
     }
 
     /// Wakes one waiter; returns whether there was one.
@@ -320,6 +362,42 @@ impl RwCondvar {
         count
     }
 }
+
+/// Removes a waiter that is still `CV_WAITING` from the condvar's list. It
+/// is always there; should it not be (a bug), the wait still goes on to
+/// re-take its lock rather than unwind without it.
+fn deregister(waiters: &mut VecDeque<Arc<Waiter>>, waiter: &Arc<Waiter>) {
+    let i = waiters.iter().position(|w| Arc::ptr_eq(w, waiter));
+    debug_assert!(i.is_some(), "a waiting condvar waiter is not registered");
+    if let Some(i) = i {
+        waiters.remove(i);
+    }
+}
+
+/// Takes the lock in `kind` mode for a wait that must return (or unwind)
+/// holding it. A read lock cannot be counted while the reader count is
+/// full; rather than leave the guard without its lock, this waits until a
+/// reader has left.
+fn relock(lock: &(dyn WaitLock + 'static), kind: Kind) {
+    let mut pause = Duration::from_micros(50);
+    loop {
+        // (A full count may also be met inside `lock_kind`, if readers
+        // came in meanwhile: it panics before changing anything.)
+        if !(kind == Kind::Read && lock.readers_full())
+            && catch_unwind(AssertUnwindSafe(|| lock.lock_kind(kind))).is_ok()
+        {
+            return;
+        }
+        #[cfg(not(loom))]
+        std::thread::sleep(pause);
+        #[cfg(loom)]
+        loom::thread::yield_now();
+        pause = (pause * 2).min(Duration::from_millis(10));
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 #[cfg(all(test, loom))]
 mod loom_tests;

@@ -169,7 +169,21 @@ impl Waiter {
 pub(crate) type WakeList = smallvec::SmallVec<[Arc<Waiter>; 4]>;
 
 /// Wakes every waiter of `list`; call with no internal lock held.
+///
+/// A task's waker is foreign code and may panic (in `wake` or in its
+/// `drop`). Every waiter of the list is woken all the same; the first panic
+/// continues once the last one has been, so the transition that chose them
+/// is complete and nobody granted the lock is left asleep. Only thread
+/// waiters are delegated to a woken thread: a thread that wakes with its
+/// grant never runs a foreign waker, which could otherwise unwind out of its
+/// acquire while it holds the lock.
 pub(crate) fn wake_all(mut list: WakeList) {
+    let mut panic: Option<Box<dyn core::any::Any + Send>> = None;
+    let mut wake = |w: &Waiter| {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake())) {
+            panic.get_or_insert(payload);
+        }
+    };
     // Unparking a thread is a system call of a few microseconds, so a large
     // batch (a read phase, a condvar broadcast) is split: the first thread
     // of the batch takes half of the rest and wakes it once it runs, the
@@ -183,7 +197,10 @@ pub(crate) fn wake_all(mut list: WakeList) {
             break;
         };
         let helper = list.remove(i);
-        let rest: Vec<_> = list.drain(list.len() / 2..).collect();
+        let half = list.len() / 2;
+        let (rest, tasks): (Vec<_>, Vec<_>) =
+            list.drain(half..).partition(|w| matches!(w.target, WakeTarget::Thread(..)));
+        list.extend(tasks);
         let WakeTarget::Thread(_, slot) = &helper.target else { unreachable!() };
         let undelivered = {
             let mut slot = slot.lock();
@@ -197,13 +214,16 @@ pub(crate) fn wake_all(mut list: WakeList) {
                 Delegated::Closed => Some(rest),
             }
         };
-        helper.wake();
+        wake(&helper);
         if let Some(rest) = undelivered {
             list.extend(rest);
         }
     }
     for w in list {
-        w.wake();
+        wake(&w);
+    }
+    if let Some(payload) = panic {
+        std::panic::resume_unwind(payload);
     }
 }
 

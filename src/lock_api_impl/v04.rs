@@ -53,8 +53,10 @@ unsafe impl<P: Policy> lock_api::RawRwLock for RawRwLock<P> {
 unsafe impl<P: Policy> lock_api::RawRwLockDowngrade for RawRwLock<P> {
     #[inline]
     unsafe fn downgrade(&self) {
+        let bomb = super::AbortOnUnwind;
         // SAFETY: forwarded from the caller's obligation.
         unsafe { RawRwLock::downgrade(self) }
+        core::mem::forget(bomb);
     }
 }
 

@@ -67,8 +67,10 @@ unsafe impl<P: Policy> la::RawRwLock for RawRwLock<P> {
 unsafe impl<P: Policy> la::RawRwLockDowngrade for RawRwLock<P> {
     #[inline]
     unsafe fn downgrade(&self, _guard: GuardSend) -> GuardSend {
+        let bomb = super::AbortOnUnwind;
         // SAFETY: the caller holds the exclusive acquisition of this lock.
         unsafe { RawRwLock::downgrade(self) };
+        core::mem::forget(bomb);
         GuardSend::new()
     }
 }
