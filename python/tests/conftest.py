@@ -10,6 +10,37 @@ import pytest
 # reaches it fails (it never sleeps this long when things work).
 STALL = 10.0
 
+# Upper bound for one whole test: past it, the test fails instead of hanging
+# the suite (see `deadline`).
+TEST_DEADLINE = 90.0
+
+
+class DeadlineExceeded(Exception):
+    """Raised in the main thread when a test runs past ``TEST_DEADLINE``."""
+
+
+@pytest.fixture(autouse=True)
+def deadline():
+    """Gives every test a deadline: SIGALRM raises ``DeadlineExceeded`` in
+    the main thread, which interrupts a blocked acquire, condition wait,
+    ``Thread.join`` or event loop there (they all check for signals)."""
+    import signal
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise DeadlineExceeded(f"test ran past its {TEST_DEADLINE} s deadline")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, TEST_DEADLINE)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
 
 def wait_until(predicate, what="condition"):
     """Polls ``predicate`` until it is true; fails the test on a stall."""
@@ -78,3 +109,20 @@ class Worker:
     @property
     def done(self):
         return not self.thread.is_alive()
+
+
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler (``KeyboardInterrupt``) for the test's
+    duration: a process started with SIGINT ignored (a shell's background
+    job) would otherwise never see the signal the test sends. Skips where
+    the handler cannot be set (not the main thread)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be set from the main thread")
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

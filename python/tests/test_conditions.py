@@ -243,8 +243,7 @@ def test_lost_wakeup_stress():
     assert sorted(consumed) == list(range(150))
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="needs the main thread")
-def test_sigint_during_condition_wait():
+def test_sigint_during_condition_wait(default_sigint):
     lock = T.RWLockFair()
     cond = T.RWCondition(lock)
     main = threading.main_thread().ident
@@ -257,7 +256,7 @@ def test_sigint_during_condition_wait():
     t.start()
     with pytest.raises(KeyboardInterrupt):
         with cond.read:
-            cond.read.wait()
+            cond.read.wait(timeout=STALL)
             pytest.fail("not interrupted")  # pragma: no cover
     t.join()
     assert waiters(cond) == 0
