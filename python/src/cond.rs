@@ -151,14 +151,18 @@ impl Side {
     }
 }
 
-/// The waits a reentrant write owner cannot make: on a write lock it holds
-/// more than once, or with read locks of its own inside it (the lock would
-/// stay read-held by them, and the wait could never take it back).
+/// The write-side waits a reentrant write owner cannot make: on a write
+/// lock it holds more than once, or with read locks of its own inside it
+/// (the lock would stay read-held by them, and the wait could never take
+/// it back). Its read-side waits leave the write lock alone and work.
 fn check_wait_nesting(core: &Core, kind: Kind, me: usize) -> PyResult<()> {
+    if kind == Kind::Read {
+        return Ok(());
+    }
     if core.nested_owner(me) {
         return Err(PyRuntimeError::new_err(WAIT_NESTED));
     }
-    if kind == Kind::Write && core.owner_with_reads(me) {
+    if core.owner_with_reads(me) {
         return Err(PyRuntimeError::new_err(WAIT_WITH_READS));
     }
     Ok(())

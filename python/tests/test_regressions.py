@@ -73,6 +73,19 @@ def test_owner_write_wait_with_own_reads_is_refused(lock_cls):
     assert state(lk.read) == FREE
 
 
+@pytest.mark.parametrize("lock_cls", REENTRANT)
+def test_nested_owner_read_wait_works(lock_cls):
+    # Found by the state machine of test_property.py: a read-side wait of
+    # an owner holding its write lock twice was refused as "nested", though
+    # it leaves the write lock alone.
+    lk = lock_cls()
+    cond = T.RWCondition(lk)
+    with lk.write, lk.write, lk.read:
+        assert cond.read.wait(0) is False
+        assert cond.read.wait_for(lambda: False, 0.01) is False
+    assert state(lk.read) == FREE
+
+
 def test_async_owner_read_wait_inside_its_write_lock():
     async def main():
         lk = A.AsyncRWLockFairReentrantWriter()
