@@ -1,6 +1,8 @@
 import asyncio
 from typing import Any, Awaitable, Callable, Coroutine, Literal, Optional, Protocol, TypeVar
 
+_L = TypeVar("_L")
+
 __all__ = [
     "AsyncLockable",
     "AsyncLockDowngradable",
@@ -65,6 +67,7 @@ class AsyncRWLockBase:
     def locked(self) -> bool: ...
     def __aenter__(self) -> Coroutine[Any, Any, Literal[True]]: ...
     def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> Coroutine[Any, Any, Literal[False]]: ...
+    def __copy__(self: _L) -> _L: ...
 
 class AsyncRWLockWithProxyBase(AsyncRWLockBase):
     @property

@@ -2,6 +2,8 @@ import threading
 from types import TracebackType
 from typing import Any, Callable, Literal, Optional, Protocol, Type, TypeVar
 
+_L = TypeVar("_L")
+
 __all__ = [
     "Lockable",
     "LockDowngradable",
@@ -70,6 +72,7 @@ class RWLockBase:
     def locked(self) -> bool: ...
     def __enter__(self) -> Any: ...
     def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> Any: ...
+    def __copy__(self: _L) -> _L: ...
 
 class RWLockWithProxyBase(RWLockBase):
     @property
