@@ -484,7 +484,9 @@ pub(crate) enum Signals<'a> {
     /// Leave the queue and raise it.
     Raise,
     /// Keep waiting; keep the first exception for the caller to raise
-    /// once the lock is held (a condition wait re-acquiring its lock).
+    /// once the lock is held (a condition wait re-acquiring its lock). A
+    /// second exception before then gives up: the first is raised at once,
+    /// without the lock (the way out of a re-acquire that cannot finish).
     Defer(&'a mut Option<PyErr>),
 }
 
@@ -538,9 +540,13 @@ pub(crate) fn drive(
                             engine.cancel(acq);
                             return Err(e);
                         }
-                        Signals::Defer(slot) => {
-                            slot.get_or_insert(e);
-                        }
+                        Signals::Defer(slot) => match slot.take() {
+                            None => **slot = Some(e),
+                            Some(first) => {
+                                engine.cancel(acq);
+                                return Err(first);
+                            }
+                        },
                     }
                 }
             }
