@@ -212,10 +212,13 @@ static READY_FALSE: PyOnceLock<Py<Ready>> = PyOnceLock::new();
 /// `StopIteration(value)` for a bool result: a new exception each time
 /// (one shared between calls would collect a traceback, and with it the
 /// frames, every time a coroutine driven by hand lets it pass through a
-/// frame). Raised lazily: CPython takes the value without making the
-/// exception object where it can.
-pub(crate) fn stop(_py: Python<'_>, value: bool) -> PyErr {
-    PyStopIteration::new_err(value)
+/// frame). Made at once (a lazy error would be made and normalized on the
+/// way out anyway, after an allocation of its own).
+pub(crate) fn stop(py: Python<'_>, value: bool) -> PyErr {
+    match py.get_type::<PyStopIteration>().call1((value,)) {
+        Ok(e) => PyErr::from_value(e),
+        Err(e) => e,
+    }
 }
 
 /// An awaitable that finishes at once with a bool, without yielding: what
