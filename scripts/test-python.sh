@@ -6,7 +6,9 @@
 #
 # The venv lives in target/python-test-venv (ignored by git); the wheel in
 # target/python-wheels. Needs python3 (>= 3.9) with venv, and PyPI for
-# maturin and pytest.
+# maturin, pytest and hypothesis. More property-based examples:
+# RWLOCKER_HYPOTHESIS_EXAMPLES=2000 (and RWLOCKER_TEST_DEADLINE=600, the
+# per-test deadline in seconds); a longer misuse fuzz: RWLOCKER_FUZZ_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,7 +20,7 @@ echo "==> fresh venv in ${VENV#"$ROOT"/} ($($PY --version))"
 rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.7,<2" "pytest>=7"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "maturin>=1.7,<2" "pytest>=7" "hypothesis>=6"
 
 echo "==> maturin build --release"
 rm -rf "$WHEELS"

@@ -19,7 +19,7 @@ use pyo3::types::PyType;
 use rwlocker::RawAcquire;
 
 use crate::core::{Core, Kind, PolicyName};
-use crate::thread::{abstract_error, class_spec, ClassSpec, Route};
+use crate::thread::{abstract_error, class_spec, copy_lock, copying, ClassSpec, Route};
 use crate::util::{task_token, thread_token};
 
 static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -58,6 +58,49 @@ pub(crate) struct AsyncWake {
     loop_: Py<PyAny>,
     fut: Py<PyAny>,
     thread: usize,
+    /// A weak reference to the coroutine (acquire or wait) that made this
+    /// waker: closed when the wake finds its loop closed, so that it gives
+    /// up what it was handed (a lock grant, a notification) and passes it
+    /// on. Weak: a queued waker must not keep a dropped coroutine alive
+    /// (dropping it is how it leaves the queue).
+    op: Option<Py<PyAny>>,
+}
+
+thread_local! {
+    /// The native coroutine whose step runs on this thread (null when
+    /// none): the owner of the wakers that step makes.
+    static STEPPING: std::cell::Cell<*mut pyo3::ffi::PyObject> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// Marks `op` as the coroutine stepping on this thread until dropped (steps
+/// nest when one runs Python code that drives another by hand).
+pub(crate) struct Stepping(*mut pyo3::ffi::PyObject);
+
+impl Stepping {
+    /// `op` is the object of the native coroutine whose method runs now; it
+    /// stays alive (borrowed by that call) while the guard lives.
+    pub(crate) fn enter(op: *mut pyo3::ffi::PyObject) -> Stepping {
+        Stepping(STEPPING.with(|s| s.replace(op)))
+    }
+}
+
+impl Drop for Stepping {
+    fn drop(&mut self) {
+        STEPPING.with(|s| s.set(self.0));
+    }
+}
+
+/// A weak reference to the coroutine stepping on this thread, if any.
+fn stepping(py: Python<'_>) -> Option<Py<PyAny>> {
+    let p = STEPPING.with(|s| s.get());
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null pointer was set by `Stepping::enter` from a live
+    // object that its running method keeps alive until the guard drops;
+    // the GIL is held.
+    let op = unsafe { Bound::from_borrowed_ptr(py, p) };
+    pyo3::types::PyWeakrefReference::new(&op).ok().map(|r| r.into_any().unbind())
 }
 
 impl AsyncWake {
@@ -69,8 +112,14 @@ impl AsyncWake {
 
     /// A waker for a new future of the loop `lp`; returns both.
     pub(crate) fn create_on<'py>(lp: &Bound<'py, PyAny>) -> PyResult<(Waker, Bound<'py, PyAny>)> {
-        let fut = lp.call_method0(intern!(lp.py(), "create_future"))?;
-        let wake = AsyncWake { loop_: lp.clone().unbind(), fut: fut.clone().unbind(), thread: thread_token() };
+        let py = lp.py();
+        let fut = lp.call_method0(intern!(py, "create_future"))?;
+        let wake = AsyncWake {
+            loop_: lp.clone().unbind(),
+            fut: fut.clone().unbind(),
+            thread: thread_token(),
+            op: stepping(py),
+        };
         Ok((Waker::from(Arc::new(wake)), fut))
     }
 
@@ -91,7 +140,17 @@ impl AsyncWake {
                     // Ctrl-C landed inside the wake: deliver it again.
                     // SAFETY: called with the GIL held (inside `attach`).
                     unsafe { pyo3::ffi::PyErr_SetInterrupt() };
-                } else if !self.loop_.bind(py).call_method0("is_closed").and_then(|c| c.is_truthy()).unwrap_or(false) {
+                } else if self.loop_.bind(py).call_method0("is_closed").and_then(|c| c.is_truthy()).unwrap_or(false) {
+                    // Nobody will ever run this waiter: it gives up now,
+                    // passing on what this wake handed it (the lock, a
+                    // notification), so the lock stays usable.
+                    let op = self.op.as_ref().and_then(|r| r.bind(py).call0().ok()).filter(|o| !o.is_none());
+                    if let Some(op) = op {
+                        if let Err(e) = op.call_method0(intern!(py, "close")) {
+                            e.write_unraisable(py, Some(&op));
+                        }
+                    }
+                } else {
                     e.write_unraisable(py, Some(fut));
                 }
             }
@@ -147,21 +206,17 @@ pub(crate) fn stop_with(_py: Python<'_>, value: Py<PyAny>) -> PyErr {
     PyStopIteration::new_err((value,))
 }
 
-static STOP_TRUE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static STOP_FALSE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static READY_TRUE: PyOnceLock<Py<Ready>> = PyOnceLock::new();
 static READY_FALSE: PyOnceLock<Py<Ready>> = PyOnceLock::new();
 
-/// `StopIteration(value)` for a bool result. The two instances are made
-/// once and re-raised: an `await` consumes the exception at once (no
-/// traceback is attached), and building a new one per acquire would cost
-/// more than the acquire itself.
+/// `StopIteration(value)` for a bool result: a new exception each time
+/// (one shared between calls would collect a traceback, and with it the
+/// frames, every time a coroutine driven by hand lets it pass through a
+/// frame). Made at once (a lazy error would be made and normalized on the
+/// way out anyway, after an allocation of its own).
 pub(crate) fn stop(py: Python<'_>, value: bool) -> PyErr {
-    let cell = if value { &STOP_TRUE } else { &STOP_FALSE };
-    match cell.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        Ok(py.get_type::<PyStopIteration>().call1((value,))?.unbind())
-    }) {
-        Ok(e) => PyErr::from_value(e.bind(py).clone()),
+    match py.get_type::<PyStopIteration>().call1((value,)) {
+        Ok(e) => PyErr::from_value(e),
         Err(e) => e,
     }
 }
@@ -248,7 +303,7 @@ enum OpState {
 /// The coroutine of an asyncio lock acquire (`await lock.read.acquire()`,
 /// `async with lock.write:`); registered as a `collections.abc.Coroutine`
 /// so that `asyncio.create_task` accepts it.
-#[pyclass(module = "rwlocker.async_rwlock", name = "_AcquireOp")]
+#[pyclass(weakref, module = "rwlocker.async_rwlock", name = "_AcquireOp")]
 pub struct AcquireOp {
     st: OpState,
 }
@@ -352,12 +407,14 @@ impl AcquireOp {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.step(py)
+    fn __next__(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let _g = Stepping::enter(slf.as_ptr());
+        slf.step(py)
     }
 
-    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.step(py)
+    fn send(mut slf: PyRefMut<'_, Self>, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let _g = Stepping::enter(slf.as_ptr());
+        slf.step(py)
     }
 
     #[pyo3(signature = (typ, val = None, _tb = None))]
@@ -544,6 +601,14 @@ impl AsyncRWLockBase {
     #[classmethod]
     fn py_new(cls: &Bound<'_, PyType>) -> PyResult<Self> {
         let py = cls.py();
+        if let Some(src) = copying::<AsyncRWLockBase>(cls) {
+            let src = src.get();
+            return Ok(AsyncRWLockBase {
+                route: src.route.clone(),
+                read: src.read.clone_ref(py),
+                write: src.write.clone_ref(py),
+            });
+        }
         match class_spec(cls)? {
             ClassSpec::Abstract => Err(abstract_error(cls)),
             ClassSpec::Adapter => {
@@ -597,6 +662,12 @@ impl AsyncRWLockBase {
         _tb: &Bound<'_, PyAny>,
     ) -> PyResult<Py<Ready>> {
         aexit(py, self.target(), Kind::Write)
+    }
+
+    /// `copy.copy(lock)`: the same lock under a new object (its `.read`
+    /// and `.write` are this lock's).
+    fn __copy__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        copy_lock(slf.as_any())
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {

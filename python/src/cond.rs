@@ -29,7 +29,7 @@ use pyo3::prelude::*;
 use rwlocker::{AsyncRwCondvar, RawAcquire, RawCondvarWait};
 
 use crate::aio::{
-    poll_task, running_loop, AcquireOp, AsyncMutex, AsyncRWLockReaderProxy, AsyncRWLockWriterProxy, AsyncWake,
+    poll_task, running_loop, AcquireOp, AsyncMutex, AsyncRWLockReaderProxy, AsyncRWLockWriterProxy, AsyncWake, Stepping,
 };
 use crate::core::{drive, park_while, parse_cond_timeout, Core, Kind, Signals, Woken};
 use crate::thread::{thread_acquire, Mutex, RWLockReaderProxy, RWLockWriterProxy};
@@ -38,6 +38,8 @@ use crate::util::{task_token, thread_token, thread_waker};
 const WAIT_UNACQUIRED: &str = "cannot wait on un-acquired lock";
 const NOTIFY_UNACQUIRED: &str = "cannot notify on un-acquired lock";
 const WAIT_NESTED: &str = "Cannot wait on a nested write lock. Release inner locks first.";
+const WAIT_WITH_READS: &str =
+    "Cannot wait on a write lock while holding read locks inside it. Release inner locks first.";
 
 /// The condition variable of one condition (both proxies).
 #[derive(Default)]
@@ -46,9 +48,22 @@ pub(crate) struct CondCore {
     /// Waits registered and not yet returned from their sleep (for tests
     /// and diagnostics: `len(cond._state)`).
     sleeping: AtomicUsize,
+    /// The identity of the one lock this condition waits with (0 until a
+    /// proxy binds it).
+    lock: AtomicUsize,
 }
 
 impl CondCore {
+    /// Binds the condition to the lock `lock_id` (a condition variable
+    /// serves one lock); a second lock is refused.
+    fn bind(&self, lock_id: usize) -> PyResult<()> {
+        match self.lock.compare_exchange(0, lock_id, Relaxed, Relaxed) {
+            Ok(_) => Ok(()),
+            Err(bound) if bound == lock_id => Ok(()),
+            Err(_) => Err(PyRuntimeError::new_err("this condition state already belongs to another lock")),
+        }
+    }
+
     /// Registers a wait for the lock `lock_id` with `waker`.
     fn register(&self, lock_id: usize, waker: &std::task::Waker) -> RawCondvarWait<'static> {
         let wait = self.cv.clone().register_raw_owned(lock_id, waker);
@@ -136,6 +151,23 @@ impl Side {
     }
 }
 
+/// The write-side waits a reentrant write owner cannot make: on a write
+/// lock it holds more than once, or with read locks of its own inside it
+/// (the lock would stay read-held by them, and the wait could never take
+/// it back). Its read-side waits leave the write lock alone and work.
+fn check_wait_nesting(core: &Core, kind: Kind, me: usize) -> PyResult<()> {
+    if kind == Kind::Read {
+        return Ok(());
+    }
+    if core.nested_owner(me) {
+        return Err(PyRuntimeError::new_err(WAIT_NESTED));
+    }
+    if core.owner_with_reads(me) {
+        return Err(PyRuntimeError::new_err(WAIT_WITH_READS));
+    }
+    Ok(())
+}
+
 /// Whether the mode is held by anyone (the ownership rule of 3.2).
 fn held(core: &Core, kind: Kind) -> bool {
     match kind {
@@ -144,12 +176,25 @@ fn held(core: &Core, kind: Kind) -> bool {
     }
 }
 
+/// How many waiters `notify(n)` wakes, counted as `threading.Condition`
+/// and rwlocker 3.2 count (wake one while `n > 0`, then `n -= 1`): an
+/// integer as itself (any size; none if negative), another real number
+/// rounded up (`1.5` wakes two, NaN none, infinity all).
 fn parse_n(n: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
-    match n {
-        None => Ok(1),
-        Some(n) => {
-            let n: i64 = n.extract()?;
-            Ok(n.max(0) as usize)
+    let Some(n) = n else { return Ok(1) };
+    if let Ok(i) = n.extract::<i128>() {
+        return Ok(i.clamp(0, usize::MAX as i128) as usize);
+    }
+    if n.is_instance_of::<pyo3::types::PyInt>() {
+        // An integer beyond i128: every waiter, or none.
+        return Ok(if n.gt(0)? { usize::MAX } else { 0 });
+    }
+    match n.extract::<f64>() {
+        Ok(f) if f.is_nan() || f <= 0.0 => Ok(0),
+        Ok(f) if f >= usize::MAX as f64 => Ok(usize::MAX),
+        Ok(f) => Ok(f.ceil() as usize),
+        Err(_) => {
+            Err(PyTypeError::new_err(format!("notify() takes a number of waiters, not '{}'", n.get_type().name()?)))
         }
     }
 }
@@ -186,13 +231,15 @@ fn core_id(core: &Arc<Core>) -> usize {
 }
 
 impl ThreadCond {
-    fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> Self {
+    fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> PyResult<Self> {
         let side = Side::of_thread(&lock_proxy);
         let lock_id = match &side {
             Side::Native(core, _) => core_id(core),
             Side::Foreign => lock_proxy.as_ptr() as usize,
         };
-        ThreadCond { cond: state.get().core.clone(), side, proxy: lock_proxy.unbind(), lock_id }
+        let cond = state.get().core.clone();
+        cond.bind(lock_id)?;
+        Ok(ThreadCond { cond, side, proxy: lock_proxy.unbind(), lock_id })
     }
 
     fn held(&self, py: Python<'_>) -> PyResult<bool> {
@@ -251,10 +298,8 @@ impl ThreadCond {
             return Err(PyRuntimeError::new_err(WAIT_UNACQUIRED));
         }
         let me = thread_token();
-        if let Side::Native(core, _) = &self.side {
-            if core.nested_owner(me) {
-                return Err(PyRuntimeError::new_err(WAIT_NESTED));
-            }
+        if let Side::Native(core, kind) = &self.side {
+            check_wait_nesting(core, *kind, me)?;
         }
         let marked = matches!(&self.side, Side::Native(core, Kind::Read) if core.marked(me));
         let waker = thread_waker();
@@ -290,9 +335,14 @@ impl ThreadCond {
         // Take the lock back in the same mode, whatever happened.
         match &self.side {
             Side::Native(core, kind) => {
-                let mut acq = core.engine.acquire(*kind);
-                drive(py, &mut acq, None, Signals::Defer(&mut pending))?;
-                core.granted(*kind, me, &thread_token);
+                // As an arrival first: the fast path, and the reentrant
+                // owner's shortcut (a read of the write owner is not the
+                // engine's to grant: it holds the write lock itself).
+                if !core.try_acquire(*kind, me, &thread_token)? {
+                    let mut acq = core.engine.acquire(*kind);
+                    drive(py, &mut acq, None, Signals::Defer(&mut pending))?;
+                    core.granted(*kind, me, &thread_token);
+                }
                 if marked {
                     core.restore_marker(me);
                 }
@@ -328,15 +378,13 @@ impl ThreadCond {
         while !result.is_truthy()? {
             let deadline = match waittime {
                 None => None,
-                Some(t) => match end {
+                Some(_) => match end {
                     None => {
-                        let now = Instant::now();
-                        let d = if t > 0.0 {
-                            now.checked_add(std::time::Duration::from_secs_f64(t.min(9_223_372_036.0)))
-                        } else {
-                            Some(now)
-                        };
-                        end = Some(d.unwrap_or(now));
+                        // The rules of `wait` (3.2's wait_for passes the
+                        // timeout on to it): NaN and a timeout beyond
+                        // `threading.TIMEOUT_MAX` raise.
+                        let d = parse_cond_timeout(timeout)?;
+                        end = Some(d.unwrap_or_else(Instant::now));
                         d
                     }
                     Some(e) => {
@@ -388,8 +436,8 @@ macro_rules! thread_cond_proxy {
             /// Binds a condition's FIFO to a lock proxy (`lock.read` or
             /// `lock.write`); `RWCondition` does this.
             #[new]
-            fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> PyClassInitializer<Self> {
-                PyClassInitializer::from(RWConditionProxy).add_subclass($name { inner: ThreadCond::new(state, lock_proxy) })
+            fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> PyResult<PyClassInitializer<Self>> {
+                Ok(PyClassInitializer::from(RWConditionProxy).add_subclass($name { inner: ThreadCond::new(state, lock_proxy)? }))
             }
 
             /// The lock proxy this condition proxy acquires and releases.
@@ -567,9 +615,7 @@ impl WaitMachine {
                 }
                 if self.core.reentrant {
                     let me = self.me(py);
-                    if self.core.nested_owner(me) {
-                        return Err(PyRuntimeError::new_err(WAIT_NESTED));
-                    }
+                    check_wait_nesting(&self.core, self.kind, me)?;
                 }
                 if self.kind == Kind::Read && self.core.any_marker() {
                     let me = self.me(py);
@@ -701,7 +747,7 @@ impl Drop for WaitMachine {
 }
 
 /// The coroutine of `await cond.read.wait()`.
-#[pyclass(module = "rwlocker.async_rwlock", name = "_WaitOp")]
+#[pyclass(weakref, module = "rwlocker.async_rwlock", name = "_WaitOp")]
 pub struct WaitOp {
     m: WaitMachine,
 }
@@ -721,22 +767,25 @@ impl WaitOp {
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        step_result(py, self.m.step(py))
+    fn __next__(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let _g = Stepping::enter(slf.as_ptr());
+        step_result(py, slf.m.step(py))
     }
-    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        step_result(py, self.m.step(py))
+    fn send(mut slf: PyRefMut<'_, Self>, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let _g = Stepping::enter(slf.as_ptr());
+        step_result(py, slf.m.step(py))
     }
     #[pyo3(signature = (typ, val = None, _tb = None))]
     fn throw(
-        &mut self,
+        mut slf: PyRefMut<'_, Self>,
         py: Python<'_>,
         typ: &Bound<'_, PyAny>,
         val: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let _g = Stepping::enter(slf.as_ptr());
         let exc = crate::aio::thrown(typ, val);
-        step_result(py, self.m.throw(py, exc))
+        step_result(py, slf.m.throw(py, exc))
     }
     fn close(&mut self) {
         self.m.abort();
@@ -744,7 +793,7 @@ impl WaitOp {
 }
 
 /// The coroutine of `await cond.read.wait_for(predicate)`.
-#[pyclass(module = "rwlocker.async_rwlock", name = "_WaitForOp")]
+#[pyclass(weakref, module = "rwlocker.async_rwlock", name = "_WaitForOp")]
 pub struct WaitForOp {
     cond: Arc<CondCore>,
     core: Arc<Core>,
@@ -755,6 +804,31 @@ pub struct WaitForOp {
 }
 
 impl WaitForOp {
+    /// An exception thrown in: the running wait takes its lock back, then
+    /// raises it.
+    fn throw_in(&mut self, py: Python<'_>, exc: PyErr) -> PyResult<Py<PyAny>> {
+        match self.inner.as_mut() {
+            None => {
+                self.done = true;
+                Err(exc)
+            }
+            Some(m) => match m.throw(py, exc) {
+                Ok(Step::Yield(f)) => Ok(f),
+                Ok(Step::Return(_)) => {
+                    // Unreachable in practice: a thrown-in wait always
+                    // re-raises. Carry on with the predicate loop.
+                    self.inner = None;
+                    self.step(py)
+                }
+                Err(e) => {
+                    self.inner = None;
+                    self.done = true;
+                    Err(e)
+                }
+            },
+        }
+    }
+
     fn step(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if self.done {
             return Err(PyRuntimeError::new_err("cannot reuse already awaited coroutine"));
@@ -796,41 +870,25 @@ impl WaitForOp {
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.step(py)
+    fn __next__(mut slf: PyRefMut<'_, Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let _g = Stepping::enter(slf.as_ptr());
+        slf.step(py)
     }
-    fn send(&mut self, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.step(py)
+    fn send(mut slf: PyRefMut<'_, Self>, py: Python<'_>, _value: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let _g = Stepping::enter(slf.as_ptr());
+        slf.step(py)
     }
     #[pyo3(signature = (typ, val = None, _tb = None))]
     fn throw(
-        &mut self,
+        mut slf: PyRefMut<'_, Self>,
         py: Python<'_>,
         typ: &Bound<'_, PyAny>,
         val: Option<&Bound<'_, PyAny>>,
         _tb: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
+        let _g = Stepping::enter(slf.as_ptr());
         let exc = crate::aio::thrown(typ, val);
-        match self.inner.as_mut() {
-            None => {
-                self.done = true;
-                Err(exc)
-            }
-            Some(m) => match m.throw(py, exc) {
-                Ok(Step::Yield(f)) => Ok(f),
-                Ok(Step::Return(_)) => {
-                    // Unreachable in practice: a thrown-in wait always
-                    // re-raises. Carry on with the predicate loop.
-                    self.inner = None;
-                    self.step(py)
-                }
-                Err(e) => {
-                    self.inner = None;
-                    self.done = true;
-                    Err(e)
-                }
-            },
-        }
+        slf.throw_in(py, exc)
     }
     fn close(&mut self) {
         if let Some(mut m) = self.inner.take() {
@@ -851,7 +909,9 @@ pub(crate) struct AsyncCond {
 impl AsyncCond {
     fn new(state: &Bound<'_, CondState>, lock_proxy: Bound<'_, PyAny>) -> PyResult<Self> {
         let (core, kind) = Side::of_async(&lock_proxy)?;
-        Ok(AsyncCond { cond: state.get().core.clone(), core, kind, proxy: lock_proxy.unbind() })
+        let cond = state.get().core.clone();
+        cond.bind(core_id(&core))?;
+        Ok(AsyncCond { cond, core, kind, proxy: lock_proxy.unbind() })
     }
 
     fn check_held(&self, msg: &'static str) -> PyResult<()> {

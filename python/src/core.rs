@@ -403,20 +403,28 @@ impl Core {
     /// downgraded, keeps routing its write release (the wait released and
     /// re-took the same read; the `with lock.write:` block still ends with
     /// a write release).
+    ///
+    /// Only where the wait's release ended the routing (its last read):
+    /// while the marker is still the caller's, `granted` has counted the
+    /// re-taken read already, and counting it again would leave the
+    /// routing alive after the caller's last release.
     pub(crate) fn restore_marker(&self, me: usize) {
-        let marker = self.marker.load(Relaxed);
-        if marker == 0 || marker == me {
-            if marker == 0 {
-                self.marker_reads.store(0, Relaxed);
-            }
+        if self.marker.load(Relaxed) == 0 {
             self.marker.store(me, Relaxed);
-            self.marker_reads.fetch_add(1, Relaxed);
+            self.marker_reads.store(1, Relaxed);
         }
     }
 
     /// Whether `me` holds the reentrant write lock more than once.
     pub(crate) fn nested_owner(&self, me: usize) -> bool {
         self.reentrant && self.owner.load(Relaxed) == me && self.depth.load(Relaxed) > 1
+    }
+
+    /// Whether `me` owns the reentrant write lock and holds read locks
+    /// inside it: a wait that gives up the write side would leave the
+    /// lock read-held by those reads, and could never take it back.
+    pub(crate) fn owner_with_reads(&self, me: usize) -> bool {
+        self.reentrant && self.owner.load(Relaxed) == me && self.readers.load(Relaxed) > 0
     }
 
     /// `proxy.those_waiting`.
@@ -466,7 +474,9 @@ pub(crate) enum Signals<'a> {
     /// Leave the queue and raise it.
     Raise,
     /// Keep waiting; keep the first exception for the caller to raise
-    /// once the lock is held (a condition wait re-acquiring its lock).
+    /// once the lock is held (a condition wait re-acquiring its lock). A
+    /// second exception before then gives up: the first is raised at once,
+    /// without the lock (the way out of a re-acquire that cannot finish).
     Defer(&'a mut Option<PyErr>),
 }
 
@@ -519,9 +529,13 @@ pub(crate) fn drive(
                             acq.cancel();
                             return Err(e);
                         }
-                        Signals::Defer(slot) => {
-                            slot.get_or_insert(e);
-                        }
+                        Signals::Defer(slot) => match slot.take() {
+                            None => **slot = Some(e),
+                            Some(first) => {
+                                acq.cancel();
+                                return Err(first);
+                            }
+                        },
                     }
                 }
             }

@@ -185,6 +185,7 @@ impl Mutex {
 }
 
 /// What the drop-in methods of a lock object route to.
+#[derive(Clone)]
 pub(crate) enum Route {
     /// A native read-write lock: its write side.
     Rw(Arc<Core>),
@@ -216,6 +217,42 @@ pub(crate) fn class_spec(cls: &Bound<'_, PyType>) -> PyResult<ClassSpec> {
     }
 }
 
+thread_local! {
+    /// The lock object `copy.copy` is copying: the `__new__` it calls for
+    /// the same class shares that object's state instead of making a lock.
+    static COPYING: std::cell::RefCell<Option<Py<PyAny>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `copy.copy(lock)`: a new object of the same class over the same lock
+/// (the same `.read` / `.write`), its instance attributes copied, as a
+/// shallow copy of a rwlocker 3.2 lock is. `__new__` is called as
+/// `copy.copy` calls it, without `__init__`.
+pub(crate) fn copy_lock<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = obj.py();
+    let cls = obj.get_type();
+    COPYING.with(|c| *c.borrow_mut() = Some(obj.clone().unbind()));
+    let made = cls.call_method1(pyo3::intern!(py, "__new__"), (&cls,));
+    COPYING.with(|c| c.borrow_mut().take());
+    let new = made?;
+    if let Some(dict) = obj.getattr_opt(pyo3::intern!(py, "__dict__"))? {
+        new.getattr(pyo3::intern!(py, "__dict__"))?.call_method1(pyo3::intern!(py, "update"), (dict,))?;
+    }
+    Ok(new)
+}
+
+/// The lock whose state a `__new__` of class `cls` is to share (see
+/// [`copy_lock`]).
+pub(crate) fn copying<'py, T: pyo3::PyClass + pyo3::PyTypeCheck>(cls: &Bound<'py, PyType>) -> Option<Bound<'py, T>> {
+    let py = cls.py();
+    let src = COPYING.with(|c| c.borrow().as_ref().map(|o| o.clone_ref(py)))?;
+    let src = src.into_bound(py);
+    if !src.get_type().is(cls) {
+        return None;
+    }
+    COPYING.with(|c| c.borrow_mut().take());
+    src.cast_into::<T>().ok()
+}
+
 pub(crate) fn abstract_error(cls: &Bound<'_, PyType>) -> PyErr {
     let name = cls.name().map(|n| n.to_string()).unwrap_or_default();
     PyTypeError::new_err(format!("Can't instantiate abstract class {name}"))
@@ -244,6 +281,15 @@ impl RWLockBase {
     #[pyo3(signature = (lock = None))]
     fn py_new(cls: &Bound<'_, PyType>, lock: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
         let py = cls.py();
+        if let Some(src) = copying::<RWLockBase>(cls) {
+            let src = src.get();
+            return Ok(RWLockBase {
+                route: src.route.clone(),
+                lock: src.lock.clone_ref(py),
+                read: src.read.clone_ref(py),
+                write: src.write.clone_ref(py),
+            });
+        }
         let lock = lock.filter(|l| !l.is_none());
         match class_spec(cls)? {
             ClassSpec::Abstract => Err(abstract_error(cls)),
@@ -337,6 +383,12 @@ impl RWLockBase {
             }
             Route::Foreign => self.write.call_method1(py, "__exit__", (exc_type, exc, tb)),
         }
+    }
+
+    /// `copy.copy(lock)`: the same lock under a new object (its `.read`
+    /// and `.write` are this lock's).
+    fn __copy__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        copy_lock(slf.as_any())
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {

@@ -1,6 +1,7 @@
 """Helpers for the rwlocker tests: state waits instead of sleeps."""
 
 import asyncio
+import os
 import threading
 import time
 
@@ -9,6 +10,39 @@ import pytest
 # Upper bound for waiting on a state change that must happen; a test that
 # reaches it fails (it never sleeps this long when things work).
 STALL = 10.0
+
+# Upper bound for one whole test: past it, the test fails instead of hanging
+# the suite (see `deadline`).
+TEST_DEADLINE = float(os.environ.get("RWLOCKER_TEST_DEADLINE", "60"))
+
+
+class DeadlineExceeded(Exception):
+    """Raised in the main thread when a test runs past ``TEST_DEADLINE``."""
+
+
+@pytest.fixture(autouse=True)
+def deadline():
+    """Gives every test a deadline: SIGALRM raises ``DeadlineExceeded`` in
+    the main thread, which interrupts a blocked acquire, condition wait,
+    ``Thread.join`` or event loop there (they all check for signals)."""
+    import signal
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise DeadlineExceeded(f"test ran past its {TEST_DEADLINE} s deadline")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    # Then again every 5 s: a test stuck again in its cleanup (an event
+    # loop cancelling a task that cannot finish) is interrupted there too.
+    signal.setitimer(signal.ITIMER_REAL, TEST_DEADLINE, 5.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def wait_until(predicate, what="condition"):
@@ -78,3 +112,20 @@ class Worker:
     @property
     def done(self):
         return not self.thread.is_alive()
+
+
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler (``KeyboardInterrupt``) for the test's
+    duration: a process started with SIGINT ignored (a shell's background
+    job) would otherwise never see the signal the test sends. Skips where
+    the handler cannot be set (not the main thread)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signal handlers can only be set from the main thread")
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

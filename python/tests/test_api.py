@@ -4,6 +4,7 @@ import asyncio
 import collections.abc
 import inspect
 import pathlib
+import sys
 import threading
 
 import pytest
@@ -33,6 +34,22 @@ def test_all_names_and_version():
     for name in rwlocker.__all__:
         assert getattr(rwlocker, name) is not None, name
     assert rwlocker.__version__ == thread_rwlock.__version__ == async_rwlock.__version__ == "3.2"
+
+
+def test_distribution_version_is_its_own():
+    # The distribution has the version of python/Cargo.toml, not 3.2.0:
+    # `rwlocker==3.2.0` (the upstream library) and this package differ.
+    import importlib.metadata
+    import re
+
+    cargo = pathlib.Path(__file__).resolve().parents[1] / "Cargo.toml"
+    want = re.search(r'^version = "([^"]+)"', cargo.read_text(), re.M).group(1)
+    assert importlib.metadata.version("rwlocker") == want != "3.2.0"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file name of the extension differs")
+def test_one_abi3_extension():
+    assert rwlocker._rwlocker.__file__.endswith(".abi3.so")
 
 
 def test_stubs_and_py_typed_ship():

@@ -243,8 +243,7 @@ def test_lost_wakeup_stress():
     assert sorted(consumed) == list(range(150))
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="needs the main thread")
-def test_sigint_during_condition_wait():
+def test_sigint_during_condition_wait(default_sigint):
     lock = T.RWLockFair()
     cond = T.RWCondition(lock)
     main = threading.main_thread().ident
@@ -257,7 +256,7 @@ def test_sigint_during_condition_wait():
     t.start()
     with pytest.raises(KeyboardInterrupt):
         with cond.read:
-            cond.read.wait()
+            cond.read.wait(timeout=STALL)
             pytest.fail("not interrupted")  # pragma: no cover
     t.join()
     assert waiters(cond) == 0
@@ -597,3 +596,44 @@ def test_async_condition_drop_in_wait_and_wait_for():
         await t
 
     run(main())
+
+
+def test_second_sigint_escapes_a_reacquire_that_cannot_finish(default_sigint):
+    # The first Ctrl-C during a wait's re-acquire is kept until the lock is
+    # held again; a second one gives up and raises without the lock (a
+    # re-acquire that never finishes could not be interrupted at all).
+    lock = T.RWLockWriteReentrantWriter()  # a stray release is refused
+    cond = T.RWCondition(lock)
+    main = threading.main_thread().ident
+    stop = threading.Event()
+    seen = []
+
+    def on_sigint(signum, frame):
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)  # the fixture restores the old one
+
+    def hog():
+        wait_until(lambda: waiters(cond) == 1)
+        with lock.write:  # taken while main waits; held until main gives up
+            wait_queued(lock.read, qw=1)  # main's timed-out wait re-acquires
+            signal.pthread_kill(main, signal.SIGINT)
+            wait_until(lambda: len(seen) == 1)  # kept; main still waits
+            assert state(lock.read)["qw"] == 1
+            signal.pthread_kill(main, signal.SIGINT)
+            stop.wait(STALL)
+
+    t = threading.Thread(target=hog, daemon=True)
+    t.start()
+    cond.write.acquire()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cond.write.wait(0.05)
+    finally:
+        assert state(lock.read) == {"readers": 0, "writer": True, "qr": 0, "qw": 0}
+        with pytest.raises(RuntimeError, match="Permission denied"):
+            cond.write.release()  # main does not hold it: the hog does
+        stop.set()
+        t.join(STALL)
+    assert state(lock.read) == FREE

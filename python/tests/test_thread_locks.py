@@ -377,9 +377,8 @@ def test_mutex_adapter_is_fifo_and_times_out():
     lock.release()
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="needs the main thread")
 @pytest.mark.parametrize("side", ["read", "write"])
-def test_sigint_interrupts_blocked_acquire(side):
+def test_sigint_interrupts_blocked_acquire(side, default_sigint):
     lock = T.RWLockWrite()
     lock.write.acquire()
     proxy = getattr(lock, side)
@@ -393,8 +392,15 @@ def test_sigint_interrupts_blocked_acquire(side):
 
     t = threading.Thread(target=fire, daemon=True)
     t.start()
-    with pytest.raises(KeyboardInterrupt):
-        proxy.acquire()
+    # An untimed acquire: if the signal never comes, the watchdog releases
+    # the lock after STALL seconds and the test fails instead of hanging.
+    watchdog = threading.Timer(STALL, lock.write.release)
+    watchdog.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            proxy.acquire()
+    finally:
+        watchdog.cancel()
     t.join()
     assert fired.is_set()
     # no waiter left behind, the lock is intact and works
@@ -412,8 +418,7 @@ def test_sigint_interrupts_blocked_acquire(side):
     lock.write.release()
 
 
-@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="needs the main thread")
-def test_sigint_via_os_kill_during_timed_acquire():
+def test_sigint_via_os_kill_during_timed_acquire(default_sigint):
     lock = T.RWLockFair()
     lock.read.acquire()
 
