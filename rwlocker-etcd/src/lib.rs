@@ -1,0 +1,710 @@
+//! A read-write lock shared by processes and hosts, on an etcd v3 cluster,
+//! with rwlocker's admission policies, guards and cancellation rules, plus a
+//! **fencing token** on every guard.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rwlocker_etcd::Error> {
+//! use std::time::Duration;
+//! use rwlocker_etcd::{EtcdRwLock, Options, PhaseFair};
+//!
+//! let lock = EtcdRwLock::<PhaseFair>::connect(
+//!     &["http://127.0.0.1:2379"],
+//!     "reports",
+//!     Options::new().lease_ttl(Duration::from_secs(10)),
+//! )
+//! .await?;
+//! let guard = lock.write().await?;
+//! // Send the token with every write to the protected resource, which keeps
+//! // the highest token it has seen and refuses anything lower.
+//! let token: i64 = guard.fencing_token();
+//! # let _ = token;
+//! guard.release().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # How it works
+//!
+//! Every acquire puts one key under `{prefix}{name}/`, attached to the
+//! handle's lease. The keys ordered by create revision form the queue. The
+//! policy decides which keys ahead (and which holding keys) an acquirer must
+//! wait for; it watches exactly one of them, so a release wakes the clients
+//! that it blocked, not every client. An acquirer that may go marks its key as
+//! holding with a transaction that re-checks, inside etcd, that no writer
+//! holds (for a reader) or that nobody holds (for a writer), so exclusion never
+//! rests on a client's view of the queue. The exact rule of each policy and
+//! where it differs from the in-process lock are in `docs/DISTRIBUTED.md`.
+//!
+//! # What it guarantees, and what it cannot
+//!
+//! * While the lease lives, a writer key is the only holding key, and no
+//!   writer key holds beside reader keys. etcd checks this atomically.
+//! * A lease is a **timed promise**. A holder that stops (a pause, a full
+//!   garbage collection, a network partition) for longer than the TTL loses
+//!   its keys, and another client is admitted, while the stale holder may
+//!   still believe it holds. [`EtcdWriteGuard::is_lost`] tells it as soon as
+//!   its own clock shows the lease may have ended, but only the **resource**
+//!   can refuse a stale write: send [`fencing_token`](EtcdWriteGuard::fencing_token)
+//!   along and have the resource reject tokens below the highest it has seen.
+//! * Tokens increase with admission order of writers: a writer admitted after
+//!   another writer released has a larger token.
+//!
+//! # Cancellation
+//!
+//! Dropping an acquire future removes its key (the delete is spawned on the
+//! runtime), so the clients behind it move up at once. Dropping a guard
+//! releases it the same way; [`EtcdWriteGuard::release`] does it and reports
+//! the outcome. Where no runtime is left to run the delete, the key goes when
+//! the lease ends.
+
+#![warn(missing_docs)]
+
+mod queue;
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, SortOrder, SortTarget, Txn, TxnOp,
+    TxnOpResponse, WatchOptions,
+};
+use tokio::sync::watch;
+
+pub use etcd_client;
+pub use rwlocker::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, WriterPreferring};
+
+use queue::{Decision, Entry, Mode};
+
+/// Errors of the distributed lock.
+#[derive(Debug)]
+pub enum Error {
+    /// An etcd request failed (connection, timeout, no leader, ...).
+    Etcd(etcd_client::Error),
+    /// The handle's lease ended (keep-alive failed past the TTL, or the
+    /// cluster expired or revoked it). The handle can take no more locks;
+    /// connect a new one.
+    LeaseLost,
+    /// The lock's keys hold something this crate did not write.
+    Corrupt(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Etcd(e) => write!(f, "etcd request failed: {e}"),
+            Error::LeaseLost => f.write_str("the lock handle's etcd lease ended"),
+            Error::Corrupt(what) => write!(f, "unexpected data under the lock's prefix: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Etcd(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<etcd_client::Error> for Error {
+    fn from(e: etcd_client::Error) -> Self {
+        Error::Etcd(e)
+    }
+}
+
+/// Options for [`EtcdRwLock::connect`].
+#[derive(Clone, Debug)]
+pub struct Options {
+    lease_ttl: Duration,
+    key_prefix: String,
+    connect: Option<ConnectOptions>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { lease_ttl: Duration::from_secs(10), key_prefix: "rwlocker/".into(), connect: None }
+    }
+}
+
+impl Options {
+    /// The defaults: a 10 s lease, keys under `rwlocker/`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The lease's time to live. A client that stops (crash, pause, lost
+    /// network) for longer loses every key it has, held or waiting.
+    ///
+    /// # Panics
+    ///
+    /// If `ttl` is under one second: etcd counts leases in whole seconds.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        assert!(ttl >= Duration::from_secs(1), "rwlocker-etcd: the lease TTL must be at least 1 s, got {ttl:?}");
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// The prefix put before the lock's name. Every client of one lock must
+    /// use the same prefix, name and policy.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// The connection options passed to `etcd_client::Client::connect`.
+    pub fn connect_options(mut self, options: ConnectOptions) -> Self {
+        self.connect = Some(options);
+        self
+    }
+}
+
+/// The lease shared by one handle's keys, and what its keep-alive task knows.
+struct Lease {
+    id: i64,
+    ttl: Duration,
+    /// Origin of `deadline_ns`.
+    origin: Instant,
+    /// Nanoseconds after `origin` past which the lease may have ended: the
+    /// send time of the last acknowledged keep-alive plus the TTL.
+    deadline_ns: AtomicU64,
+    /// Set once the lease is known or presumed gone; never cleared.
+    lost: AtomicBool,
+    lost_tx: watch::Sender<bool>,
+}
+
+impl Lease {
+    fn is_lost(&self) -> bool {
+        if self.lost.load(Ordering::Acquire) {
+            return true;
+        }
+        let now = self.origin.elapsed().as_nanos() as u64;
+        if now >= self.deadline_ns.load(Ordering::Acquire) {
+            self.mark_lost();
+            return true;
+        }
+        false
+    }
+
+    fn mark_lost(&self) {
+        self.lost.store(true, Ordering::Release);
+        self.lost_tx.send_replace(true);
+    }
+
+    async fn until_lost(&self) {
+        let mut rx = self.lost_tx.subscribe();
+        loop {
+            if self.is_lost() {
+                return;
+            }
+            let deadline = self.origin + Duration::from_nanos(self.deadline_ns.load(Ordering::Acquire));
+            tokio::select! {
+                _ = rx.changed() => {}
+                _ = tokio::time::sleep_until(deadline.into()) => {}
+            }
+        }
+    }
+}
+
+struct Inner {
+    client: Client,
+    /// `{prefix}{name}/`
+    base: String,
+    lease: Arc<Lease>,
+    next: AtomicU64,
+    keepalive: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.keepalive.abort();
+        if self.lease.is_lost() {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let mut client = self.client.clone();
+            let id = self.lease.id;
+            rt.spawn(async move {
+                let _ = client.lease_revoke(id).await;
+            });
+        }
+    }
+}
+
+/// A read-write lock named `name`, shared by every client of an etcd
+/// cluster that connects to it with the same prefix and policy `P`.
+///
+/// One handle holds one etcd connection and one lease; every key it puts
+/// lives on that lease. Clone the handle to share it between tasks.
+pub struct EtcdRwLock<P: Policy = PhaseFair> {
+    inner: Arc<Inner>,
+    _policy: PhantomData<fn() -> P>,
+}
+
+impl<P: Policy> Clone for EtcdRwLock<P> {
+    fn clone(&self) -> Self {
+        EtcdRwLock { inner: self.inner.clone(), _policy: PhantomData }
+    }
+}
+
+impl<P: Policy> fmt::Debug for EtcdRwLock<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EtcdRwLock")
+            .field("policy", &P::KIND)
+            .field("keys", &self.inner.base)
+            .field("lease", &self.inner.lease.id)
+            .finish()
+    }
+}
+
+/// How long an acquire may wait.
+#[derive(Clone, Copy)]
+enum Wait {
+    Forever,
+    Never,
+    Until(tokio::time::Instant),
+}
+
+impl<P: Policy> EtcdRwLock<P> {
+    /// Connects to the cluster at `endpoints`, grants the handle's lease and
+    /// starts keeping it alive.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is empty or contains `/`.
+    pub async fn connect<E: AsRef<str>>(endpoints: &[E], name: &str, options: Options) -> Result<Self, Error> {
+        assert!(
+            !name.is_empty() && !name.contains('/'),
+            "rwlocker-etcd: a lock name must be non-empty and contain no '/', got {name:?}"
+        );
+        let mut client = Client::connect(endpoints, options.connect.clone()).await?;
+        let ttl_s = options.lease_ttl.as_secs().max(1) as i64;
+        let ttl = Duration::from_secs(ttl_s as u64);
+        let origin = Instant::now();
+        let granted = client.lease_grant(ttl_s, None).await?;
+        let (lost_tx, _) = watch::channel(false);
+        let lease = Arc::new(Lease {
+            id: granted.id(),
+            ttl,
+            origin,
+            deadline_ns: AtomicU64::new(ttl.as_nanos() as u64),
+            lost: AtomicBool::new(false),
+            lost_tx,
+        });
+        let keepalive = tokio::spawn(keep_alive(client.clone(), lease.clone()));
+        Ok(EtcdRwLock {
+            inner: Arc::new(Inner {
+                client,
+                base: format!("{}{}/", options.key_prefix, name),
+                lease,
+                next: AtomicU64::new(0),
+                keepalive,
+            }),
+            _policy: PhantomData,
+        })
+    }
+
+    /// The etcd client of this handle, for the caller's own requests (for
+    /// instance a fenced write to a resource kept in etcd).
+    pub fn client(&self) -> Client {
+        self.inner.client.clone()
+    }
+
+    /// The id of the handle's lease.
+    pub fn lease_id(&self) -> i64 {
+        self.inner.lease.id
+    }
+
+    /// Whether the handle's lease is known or presumed gone. Once it is,
+    /// every guard of this handle is lost and every acquire fails.
+    pub fn is_lease_lost(&self) -> bool {
+        self.inner.lease.is_lost()
+    }
+
+    /// Waits for shared access.
+    pub async fn read(&self) -> Result<EtcdReadGuard, Error> {
+        Ok(EtcdReadGuard(self.acquire(Mode::Read, Wait::Forever).await?.expect("no deadline")))
+    }
+
+    /// Waits for exclusive access.
+    pub async fn write(&self) -> Result<EtcdWriteGuard, Error> {
+        Ok(EtcdWriteGuard(self.acquire(Mode::Write, Wait::Forever).await?.expect("no deadline")))
+    }
+
+    /// Shared access if the policy admits this reader at once, else `None`.
+    /// The attempt queues a key for one round trip and removes it on failure.
+    pub async fn try_read(&self) -> Result<Option<EtcdReadGuard>, Error> {
+        Ok(self.acquire(Mode::Read, Wait::Never).await?.map(EtcdReadGuard))
+    }
+
+    /// Exclusive access if the policy admits this writer at once, else `None`.
+    pub async fn try_write(&self) -> Result<Option<EtcdWriteGuard>, Error> {
+        Ok(self.acquire(Mode::Write, Wait::Never).await?.map(EtcdWriteGuard))
+    }
+
+    /// Waits for shared access for at most `timeout`; `None` if it ran out
+    /// (the key is removed).
+    pub async fn try_read_for(&self, timeout: Duration) -> Result<Option<EtcdReadGuard>, Error> {
+        let until = tokio::time::Instant::now() + timeout;
+        Ok(self.acquire(Mode::Read, Wait::Until(until)).await?.map(EtcdReadGuard))
+    }
+
+    /// Waits for exclusive access for at most `timeout`; `None` if it ran
+    /// out (the key is removed).
+    pub async fn try_write_for(&self, timeout: Duration) -> Result<Option<EtcdWriteGuard>, Error> {
+        let until = tokio::time::Instant::now() + timeout;
+        Ok(self.acquire(Mode::Write, Wait::Until(until)).await?.map(EtcdWriteGuard))
+    }
+
+    /// Revokes the handle's lease, removing every key it has. Guards still
+    /// alive become lost.
+    pub async fn close(self) -> Result<(), Error> {
+        let mut client = self.inner.client.clone();
+        self.inner.lease.mark_lost();
+        client.lease_revoke(self.inner.lease.id).await?;
+        Ok(())
+    }
+
+    async fn acquire(&self, mode: Mode, wait: Wait) -> Result<Option<Held>, Error> {
+        let inner = &self.inner;
+        if inner.lease.is_lost() {
+            return Err(Error::LeaseLost);
+        }
+        let mode = if P::KIND == PolicyKind::Exclusive { Mode::Write } else { mode };
+        let tag = match mode {
+            Mode::Read => 'r',
+            Mode::Write => 'w',
+        };
+        let n = inner.next.fetch_add(1, Ordering::Relaxed);
+        let key = format!("{}{}/{:016x}-{:08}", inner.base, tag, inner.lease.id as u64, n);
+        let mut client = inner.client.clone();
+        // From here on, an early return or a dropped future removes the key.
+        let mut pending = Pending { client: Some(client.clone()), key: key.clone() };
+
+        // A PhaseFair reader records the writer whose phase it follows.
+        let mut value = String::new();
+        if P::KIND == PolicyKind::PhaseFair && mode == Mode::Read {
+            let opts = GetOptions::new()
+                .with_prefix()
+                .with_sort(SortTarget::Create, SortOrder::Ascend)
+                .with_limit(1)
+                .with_keys_only();
+            let oldest = client.get(format!("{}w/", inner.base), Some(opts)).await?;
+            value = oldest.kvs().first().map_or(0, |kv| kv.create_revision()).to_string();
+        }
+
+        let lease = inner.lease.id;
+        let queued = client
+            .txn(Txn::new().and_then([
+                TxnOp::put(key.clone(), value.clone(), Some(PutOptions::new().with_lease(lease))),
+                TxnOp::get(inner.base.clone(), Some(queue_options())),
+            ]))
+            .await?;
+        let me = queued.header().map(|h| h.revision()).unwrap_or(0);
+        let mut snapshot = range_of(&queued, 1)?;
+        let mut at = me;
+
+        let safety = match mode {
+            // A writer needs nobody holding; a reader needs no writer holding.
+            Mode::Write => Compare::version(inner.base.clone(), CompareOp::Less, 2).with_prefix(),
+            Mode::Read => Compare::version(format!("{}w/", inner.base), CompareOp::Less, 2).with_prefix(),
+        };
+        loop {
+            let entries = parse(&inner.base, &snapshot)?;
+            match queue::decide(P::KIND, &entries, me) {
+                Decision::Gone => return Err(Error::LeaseLost),
+                Decision::Ready => {
+                    let marked = client
+                        .txn(
+                            Txn::new()
+                                .when([Compare::version(key.clone(), CompareOp::Equal, 1), safety.clone()])
+                                .and_then([TxnOp::put(
+                                    key.clone(),
+                                    value.clone(),
+                                    Some(PutOptions::new().with_lease(lease)),
+                                )])
+                                .or_else([TxnOp::get(inner.base.clone(), Some(queue_options()))]),
+                        )
+                        .await?;
+                    if marked.succeeded() {
+                        pending.client = None;
+                        return Ok(Some(Held::new(inner.clone(), key, me)));
+                    }
+                    if matches!(wait, Wait::Never) {
+                        pending.remove().await;
+                        return Ok(None);
+                    }
+                    at = marked.header().map(|h| h.revision()).unwrap_or(at);
+                    snapshot = range_of(&marked, 0)?;
+                }
+                Decision::WaitFor(blocker) => {
+                    let until = match wait {
+                        Wait::Never => {
+                            pending.remove().await;
+                            return Ok(None);
+                        }
+                        Wait::Forever => None,
+                        Wait::Until(t) => Some(t),
+                    };
+                    let blocker_key = entries
+                        .iter()
+                        .find(|e| e.rev == blocker)
+                        .map(|e| key_of(&snapshot, e.rev))
+                        .expect("the blocker is in the snapshot");
+                    let changed = wait_for_change(&mut client, blocker_key, at + 1, &inner.lease);
+                    let outcome = match until {
+                        None => Some(changed.await),
+                        Some(t) => tokio::time::timeout_at(t, changed).await.ok(),
+                    };
+                    match outcome {
+                        None => {
+                            pending.remove().await;
+                            return Ok(None);
+                        }
+                        Some(Err(e)) => return Err(e),
+                        Some(Ok(())) => {}
+                    }
+                    let fresh = client.get(inner.base.clone(), Some(queue_options())).await?;
+                    at = fresh.header().map(|h| h.revision()).unwrap_or(at);
+                    snapshot = fresh.kvs().to_vec();
+                }
+            }
+        }
+    }
+}
+
+fn queue_options() -> GetOptions {
+    GetOptions::new().with_prefix().with_sort(SortTarget::Create, SortOrder::Ascend)
+}
+
+/// The key-values of the range response at `index` of a transaction.
+fn range_of(resp: &etcd_client::TxnResponse, index: usize) -> Result<Vec<etcd_client::KeyValue>, Error> {
+    match resp.op_responses().into_iter().nth(index) {
+        Some(TxnOpResponse::Get(get)) => Ok(get.kvs().to_vec()),
+        _ => Err(Error::Corrupt("a transaction answered without its range".into())),
+    }
+}
+
+fn key_of(snapshot: &[etcd_client::KeyValue], rev: i64) -> Vec<u8> {
+    snapshot.iter().find(|kv| kv.create_revision() == rev).map(|kv| kv.key().to_vec()).unwrap_or_default()
+}
+
+/// Reads the queue from the keys under `base`.
+fn parse(base: &str, kvs: &[etcd_client::KeyValue]) -> Result<Vec<Entry>, Error> {
+    kvs.iter()
+        .map(|kv| {
+            let key = kv.key();
+            let rest = key.get(base.len()..).unwrap_or_default();
+            let mode = match rest.first() {
+                Some(b'r') => Mode::Read,
+                Some(b'w') => Mode::Write,
+                _ => return Err(Error::Corrupt(String::from_utf8_lossy(key).into_owned())),
+            };
+            let phase_of = match (mode, kv.value()) {
+                (Mode::Read, v) if !v.is_empty() => std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| Error::Corrupt(String::from_utf8_lossy(key).into_owned()))?,
+                _ => 0,
+            };
+            Ok(Entry { rev: kv.create_revision(), mode, held: kv.version() >= 2, phase_of })
+        })
+        .collect()
+}
+
+/// Waits until `key` changes (put or delete) at or after revision `from`,
+/// or fails if the lease ends first.
+async fn wait_for_change(client: &mut Client, key: Vec<u8>, from: i64, lease: &Lease) -> Result<(), Error> {
+    let watched = async {
+        let (mut watcher, mut stream) = client.watch(key, Some(WatchOptions::new().with_start_revision(from))).await?;
+        loop {
+            match stream.message().await? {
+                // A cancelled watch (for instance after a compaction) or a
+                // closed stream: look at the queue again.
+                None => return Ok(()),
+                Some(resp) if resp.canceled() => return Ok(()),
+                Some(resp) => {
+                    if resp.events().iter().any(|e| matches!(e.event_type(), EventType::Put | EventType::Delete)) {
+                        let _ = watcher.cancel().await;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        r = watched => r,
+        _ = lease.until_lost() => Err(Error::LeaseLost),
+    }
+}
+
+/// A queued key that is removed unless it becomes a guard.
+struct Pending {
+    client: Option<Client>,
+    key: String,
+}
+
+impl Pending {
+    async fn remove(&mut self) {
+        if let Some(mut client) = self.client.take() {
+            let _ = client.delete(self.key.clone(), None).await;
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            spawn_delete(client, std::mem::take(&mut self.key));
+        }
+    }
+}
+
+fn spawn_delete(mut client: Client, key: String) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            let _ = client.delete(key, None).await;
+        });
+    }
+}
+
+/// What a guard holds: its key, on its handle's lease.
+struct Held {
+    inner: Arc<Inner>,
+    key: String,
+    token: i64,
+    released: bool,
+}
+
+impl Held {
+    fn new(inner: Arc<Inner>, key: String, token: i64) -> Self {
+        Held { inner, key, token, released: false }
+    }
+
+    async fn release(mut self) -> Result<(), Error> {
+        self.released = true;
+        let mut client = self.inner.client.clone();
+        client.delete(self.key.clone(), None).await?;
+        Ok(())
+    }
+
+    async fn still_held(&self) -> Result<bool, Error> {
+        let mut client = self.inner.client.clone();
+        let got = client.get(self.key.clone(), None).await?;
+        Ok(got.kvs().first().is_some_and(|kv| kv.create_revision() == self.token && kv.version() >= 2))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.released {
+            spawn_delete(self.inner.client.clone(), std::mem::take(&mut self.key));
+        }
+    }
+}
+
+macro_rules! guard {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[must_use = "the lock is released when the guard is dropped"]
+        pub struct $name(Held);
+
+        impl $name {
+            /// The fencing token: the create revision of this guard's key.
+            /// It is unique in the cluster and a writer admitted after another
+            /// writer released has a larger one. Have the protected resource
+            /// refuse a write whose token is below the highest it has seen.
+            pub fn fencing_token(&self) -> i64 {
+                self.0.token
+            }
+
+            /// The etcd key that holds the lock for this guard.
+            pub fn key(&self) -> &str {
+                &self.0.key
+            }
+
+            /// Whether the lease under this guard is known or presumed gone
+            /// (keep-alive failed for longer than the TTL, or the cluster
+            /// said the lease no longer exists). Once `true`, other clients
+            /// may hold the lock.
+            pub fn is_lost(&self) -> bool {
+                self.0.inner.lease.is_lost()
+            }
+
+            /// Completes when [`is_lost`](Self::is_lost) becomes `true`.
+            pub fn lost(&self) -> impl Future<Output = ()> + Send + '_ {
+                self.0.inner.lease.until_lost()
+            }
+
+            /// Asks the cluster whether this guard's key still holds the lock
+            /// (one round trip).
+            pub async fn check(&self) -> Result<bool, Error> {
+                self.0.still_held().await
+            }
+
+            /// Releases the lock now and reports whether etcd accepted it.
+            /// Dropping the guard releases too, in a spawned task.
+            pub async fn release(self) -> Result<(), Error> {
+                self.0.release().await
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("key", &self.0.key)
+                    .field("fencing_token", &self.0.token)
+                    .finish()
+            }
+        }
+    };
+}
+
+guard!(
+    /// Shared access to an [`EtcdRwLock`].
+    EtcdReadGuard
+);
+guard!(
+    /// Exclusive access to an [`EtcdRwLock`].
+    EtcdWriteGuard
+);
+
+/// Keeps the lease alive every third of its TTL; marks it lost when the
+/// cluster says it is gone or no keep-alive has been acknowledged for a TTL.
+async fn keep_alive(mut client: Client, lease: Arc<Lease>) {
+    let period = lease.ttl / 3;
+    let mut stream_pair = None;
+    loop {
+        if lease.is_lost() {
+            return;
+        }
+        let sent = lease.origin.elapsed();
+        let attempt = async {
+            if stream_pair.is_none() {
+                stream_pair = Some(client.lease_keep_alive(lease.id).await?);
+            }
+            let (keeper, stream) = stream_pair.as_mut().expect("just set");
+            keeper.keep_alive().await?;
+            Ok::<_, etcd_client::Error>(stream.message().await?)
+        };
+        match tokio::time::timeout(period.max(Duration::from_millis(200)), attempt).await {
+            Ok(Ok(Some(resp))) if resp.ttl() > 0 => {
+                let deadline = (sent + lease.ttl).as_nanos() as u64;
+                lease.deadline_ns.fetch_max(deadline, Ordering::AcqRel);
+            }
+            Ok(Ok(Some(_))) => {
+                // TTL 0: the cluster no longer knows the lease.
+                lease.mark_lost();
+                return;
+            }
+            _ => stream_pair = None,
+        }
+        if lease.is_lost() {
+            return;
+        }
+        tokio::time::sleep(period).await;
+    }
+}
