@@ -280,17 +280,30 @@ impl<P: Policy> EtcdRwLock<P> {
             !name.is_empty() && !name.contains('/'),
             "rwlocker-etcd: a lock name must be non-empty and contain no '/', got {name:?}"
         );
-        let mut client = Client::connect(endpoints, options.connect.clone()).await?;
+        let client = Client::connect(endpoints, options.connect.clone()).await?;
         let ttl_s = options.lease_ttl.as_secs().max(1) as i64;
         let ttl = Duration::from_secs(ttl_s as u64);
         let origin = Instant::now();
-        let granted = client.lease_grant(ttl_s, None).await?;
+        // When the granted attempt was sent: the lease lives at least a TTL from then.
+        let sent = std::sync::Mutex::new(Duration::ZERO);
+        // A member may be down: try the others for a while.
+        let granted = retry_for(
+            ttl.max(Duration::from_secs(5)),
+            || false,
+            || {
+                *sent.lock().unwrap() = origin.elapsed();
+                let mut c = client.clone();
+                async move { c.lease_grant(ttl_s, None).await }
+            },
+        )
+        .await?;
+        let sent = sent.into_inner().unwrap();
         let (lost_tx, _) = watch::channel(false);
         let lease = Arc::new(Lease {
             id: granted.id(),
             ttl,
             origin,
-            deadline_ns: AtomicU64::new(ttl.as_nanos() as u64),
+            deadline_ns: AtomicU64::new((sent + ttl).as_nanos() as u64),
             lost: AtomicBool::new(false),
             lost_tx,
         });
@@ -370,7 +383,8 @@ impl<P: Policy> EtcdRwLock<P> {
 
     async fn acquire(&self, mode: Mode, wait: Wait) -> Result<Option<Held>, Error> {
         let inner = &self.inner;
-        if inner.lease.is_lost() {
+        let lease = &*inner.lease;
+        if lease.is_lost() {
             return Err(Error::LeaseLost);
         }
         let mode = if P::KIND == PolicyKind::Exclusive { Mode::Write } else { mode };
@@ -379,10 +393,10 @@ impl<P: Policy> EtcdRwLock<P> {
             Mode::Write => 'w',
         };
         let n = inner.next.fetch_add(1, Ordering::Relaxed);
-        let key = format!("{}{}/{:016x}-{:08}", inner.base, tag, inner.lease.id as u64, n);
-        let mut client = inner.client.clone();
+        let key = format!("{}{}/{:016x}-{:08}", inner.base, tag, lease.id as u64, n);
+        let client = inner.client.clone();
         // From here on, an early return or a dropped future removes the key.
-        let mut pending = Pending { client: Some(client.clone()), key: key.clone() };
+        let mut pending = Pending { client: Some(client.clone()), key: key.clone(), lease: inner.lease.clone() };
 
         // A PhaseFair reader records the writer whose phase it follows.
         let mut value = String::new();
@@ -392,50 +406,73 @@ impl<P: Policy> EtcdRwLock<P> {
                 .with_sort(SortTarget::Create, SortOrder::Ascend)
                 .with_limit(1)
                 .with_keys_only();
-            let oldest = client.get(format!("{}w/", inner.base), Some(opts)).await?;
+            let writers = format!("{}w/", inner.base);
+            let oldest = retry(lease, || {
+                let (mut c, k, o) = (client.clone(), writers.clone(), opts.clone());
+                async move { c.get(k, Some(o)).await }
+            })
+            .await?;
             value = oldest.kvs().first().map_or(0, |kv| kv.create_revision()).to_string();
         }
 
-        let lease = inner.lease.id;
-        let queued = client
-            .txn(Txn::new().and_then([
-                TxnOp::put(key.clone(), value.clone(), Some(PutOptions::new().with_lease(lease))),
+        // Queue the key and read the queue, in one transaction. It only puts
+        // a key that does not exist yet, so a retry after a lost answer does
+        // not touch the key queued by the first attempt.
+        let queue_txn = Txn::new()
+            .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+            .and_then([
+                TxnOp::put(key.clone(), value.clone(), Some(PutOptions::new().with_lease(lease.id))),
                 TxnOp::get(inner.base.clone(), Some(queue_options())),
-            ]))
-            .await?;
-        let me = queued.header().map(|h| h.revision()).unwrap_or(0);
-        let mut snapshot = range_of(&queued, 1)?;
-        let mut at = me;
+            ])
+            .or_else([TxnOp::get(inner.base.clone(), Some(queue_options()))]);
+        let queued = retry(lease, || {
+            let (mut c, t) = (client.clone(), queue_txn.clone());
+            async move { c.txn(t).await }
+        })
+        .await?;
+        let mut at = queued.header().map(|h| h.revision()).unwrap_or(0);
+        let mut snapshot = range_of(&queued, if queued.succeeded() { 1 } else { 0 })?;
+        let me = snapshot
+            .iter()
+            .find(|kv| kv.key() == key.as_bytes())
+            .map(|kv| kv.create_revision())
+            .ok_or(Error::LeaseLost)?;
 
         let safety = match mode {
             // A writer needs nobody holding; a reader needs no writer holding.
             Mode::Write => Compare::version(inner.base.clone(), CompareOp::Less, 2).with_prefix(),
             Mode::Read => Compare::version(format!("{}w/", inner.base), CompareOp::Less, 2).with_prefix(),
         };
+        // Marks the key holding if etcd confirms that nobody conflicting holds.
+        // A retry after a lost answer fails its compare and reads the key as
+        // holding, which the loop below takes as success.
+        let mark_txn = Txn::new()
+            .when([Compare::version(key.clone(), CompareOp::Equal, 1), safety])
+            .and_then([TxnOp::put(key.clone(), value.clone(), Some(PutOptions::new().with_lease(lease.id)))])
+            .or_else([TxnOp::get(inner.base.clone(), Some(queue_options()))]);
+        let mut tried_mark = false;
         loop {
             let entries = parse(&inner.base, &snapshot)?;
+            if entries.iter().any(|e| e.rev == me && e.held) {
+                pending.client = None;
+                return Ok(Some(Held::new(inner.clone(), key, me)));
+            }
+            if tried_mark && matches!(wait, Wait::Never) {
+                pending.remove().await;
+                return Ok(None);
+            }
             match queue::decide(P::KIND, &entries, me) {
                 Decision::Gone => return Err(Error::LeaseLost),
                 Decision::Ready => {
-                    let marked = client
-                        .txn(
-                            Txn::new()
-                                .when([Compare::version(key.clone(), CompareOp::Equal, 1), safety.clone()])
-                                .and_then([TxnOp::put(
-                                    key.clone(),
-                                    value.clone(),
-                                    Some(PutOptions::new().with_lease(lease)),
-                                )])
-                                .or_else([TxnOp::get(inner.base.clone(), Some(queue_options()))]),
-                        )
-                        .await?;
+                    tried_mark = true;
+                    let marked = retry(lease, || {
+                        let (mut c, t) = (client.clone(), mark_txn.clone());
+                        async move { c.txn(t).await }
+                    })
+                    .await?;
                     if marked.succeeded() {
                         pending.client = None;
                         return Ok(Some(Held::new(inner.clone(), key, me)));
-                    }
-                    if matches!(wait, Wait::Never) {
-                        pending.remove().await;
-                        return Ok(None);
                     }
                     at = marked.header().map(|h| h.revision()).unwrap_or(at);
                     snapshot = range_of(&marked, 0)?;
@@ -449,12 +486,8 @@ impl<P: Policy> EtcdRwLock<P> {
                         Wait::Forever => None,
                         Wait::Until(t) => Some(t),
                     };
-                    let blocker_key = entries
-                        .iter()
-                        .find(|e| e.rev == blocker)
-                        .map(|e| key_of(&snapshot, e.rev))
-                        .expect("the blocker is in the snapshot");
-                    let changed = wait_for_change(&mut client, blocker_key, at + 1, &inner.lease);
+                    let blocker_key = key_of(&snapshot, blocker);
+                    let changed = wait_for_change(client.clone(), blocker_key, at + 1, lease);
                     let outcome = match until {
                         None => Some(changed.await),
                         Some(t) => tokio::time::timeout_at(t, changed).await.ok(),
@@ -467,11 +500,62 @@ impl<P: Policy> EtcdRwLock<P> {
                         Some(Err(e)) => return Err(e),
                         Some(Ok(())) => {}
                     }
-                    let fresh = client.get(inner.base.clone(), Some(queue_options())).await?;
+                    let fresh = retry(lease, || {
+                        let (mut c, k) = (client.clone(), inner.base.clone());
+                        async move { c.get(k, Some(queue_options())).await }
+                    })
+                    .await?;
                     at = fresh.header().map(|h| h.revision()).unwrap_or(at);
                     snapshot = fresh.kvs().to_vec();
                 }
             }
+        }
+    }
+}
+
+/// Whether a failed request may succeed if sent again: the cluster is
+/// electing a leader, a member is unreachable, or the request timed out.
+fn transient(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::GRpcStatus(s) => {
+            matches!(s.code(), tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown)
+        }
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        _ => false,
+    }
+}
+
+/// Runs `op` until it succeeds, fails for good, or has failed transiently
+/// for longer than the lease's TTL (at least 5 s). Every request that goes
+/// through here is idempotent.
+async fn retry<T, F, Fut>(lease: &Lease, op: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, etcd_client::Error>>,
+{
+    retry_for(lease.ttl.max(Duration::from_secs(5)), || lease.is_lost(), op).await
+}
+
+/// Runs `op` again after transient failures, for at most `limit`, unless
+/// `lost()` says the lease has ended.
+async fn retry_for<T, F, Fut>(limit: Duration, lost: impl Fn() -> bool, mut op: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, etcd_client::Error>>,
+{
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if transient(&e) && start.elapsed() < limit => {
+                if lost() {
+                    return Err(Error::LeaseLost);
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -517,7 +601,7 @@ fn parse(base: &str, kvs: &[etcd_client::KeyValue]) -> Result<Vec<Entry>, Error>
 
 /// Waits until `key` changes (put or delete) at or after revision `from`,
 /// or fails if the lease ends first.
-async fn wait_for_change(client: &mut Client, key: Vec<u8>, from: i64, lease: &Lease) -> Result<(), Error> {
+async fn wait_for_change(mut client: Client, key: Vec<u8>, from: i64, lease: &Lease) -> Result<(), Error> {
     let watched = async {
         let (mut watcher, mut stream) = client.watch(key, Some(WatchOptions::new().with_start_revision(from))).await?;
         loop {
@@ -529,14 +613,21 @@ async fn wait_for_change(client: &mut Client, key: Vec<u8>, from: i64, lease: &L
                 Some(resp) => {
                     if resp.events().iter().any(|e| matches!(e.event_type(), EventType::Put | EventType::Delete)) {
                         let _ = watcher.cancel().await;
-                        return Ok(());
+                        return Ok::<(), etcd_client::Error>(());
                     }
                 }
             }
         }
     };
     tokio::select! {
-        r = watched => r,
+        r = watched => match r {
+            // The caller reads the queue again, which retries, or fails for good.
+            Err(e) if transient(&e) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok(())
+            }
+            r => r.map_err(Error::from),
+        },
         _ = lease.until_lost() => Err(Error::LeaseLost),
     }
 }
@@ -545,12 +636,13 @@ async fn wait_for_change(client: &mut Client, key: Vec<u8>, from: i64, lease: &L
 struct Pending {
     client: Option<Client>,
     key: String,
+    lease: Arc<Lease>,
 }
 
 impl Pending {
     async fn remove(&mut self) {
-        if let Some(mut client) = self.client.take() {
-            let _ = client.delete(self.key.clone(), None).await;
+        if let Some(client) = self.client.take() {
+            let _ = delete(client, self.key.clone(), &self.lease).await;
         }
     }
 }
@@ -558,15 +650,24 @@ impl Pending {
 impl Drop for Pending {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
-            spawn_delete(client, std::mem::take(&mut self.key));
+            spawn_delete(client, std::mem::take(&mut self.key), self.lease.clone());
         }
     }
 }
 
-fn spawn_delete(mut client: Client, key: String) {
+async fn delete(client: Client, key: String, lease: &Lease) -> Result<(), Error> {
+    retry(lease, || {
+        let (mut c, k) = (client.clone(), key.clone());
+        async move { c.delete(k, None).await }
+    })
+    .await
+    .map(drop)
+}
+
+fn spawn_delete(client: Client, key: String, lease: Arc<Lease>) {
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         rt.spawn(async move {
-            let _ = client.delete(key, None).await;
+            let _ = delete(client, key, &lease).await;
         });
     }
 }
@@ -586,14 +687,15 @@ impl Held {
 
     async fn release(mut self) -> Result<(), Error> {
         self.released = true;
-        let mut client = self.inner.client.clone();
-        client.delete(self.key.clone(), None).await?;
-        Ok(())
+        delete(self.inner.client.clone(), self.key.clone(), &self.inner.lease).await
     }
 
     async fn still_held(&self) -> Result<bool, Error> {
-        let mut client = self.inner.client.clone();
-        let got = client.get(self.key.clone(), None).await?;
+        let got = retry(&self.inner.lease, || {
+            let (mut c, k) = (self.inner.client.clone(), self.key.clone());
+            async move { c.get(k, None).await }
+        })
+        .await?;
         Ok(got.kvs().first().is_some_and(|kv| kv.create_revision() == self.token && kv.version() >= 2))
     }
 }
@@ -601,7 +703,7 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         if !self.released {
-            spawn_delete(self.inner.client.clone(), std::mem::take(&mut self.key));
+            spawn_delete(self.inner.client.clone(), std::mem::take(&mut self.key), self.inner.lease.clone());
         }
     }
 }

@@ -84,9 +84,34 @@ pub fn token_text(token: i64) -> String {
     format!("{token:020}")
 }
 
+/// Runs the etcd request `op` again while it fails with `Unavailable` (a
+/// member is down or a leader is being elected), for at most 20 s.
+pub async fn retrying<T, F, Fut>(mut op: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, rwlocker_etcd::etcd_client::Error>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match op().await {
+            Ok(v) => return v,
+            Err(rwlocker_etcd::etcd_client::Error::GRpcStatus(s))
+                if s.code() == tonic::Code::Unavailable && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("etcd request failed: {e}"),
+        }
+    }
+}
+
 /// Sets the fenced resource `key` to token 0.
 pub async fn reset_fence(client: &mut Client, key: &str) {
-    client.put(key, token_text(0), None).await.unwrap();
+    retrying(|| {
+        let mut c = client.clone();
+        async move { c.put(key, token_text(0), None).await }
+    })
+    .await;
 }
 
 /// The resource's side of fencing: stores `token` in `key` only if no larger
@@ -95,11 +120,20 @@ pub async fn fenced_write(client: &mut Client, key: &str, token: i64) -> bool {
     let t = token_text(token);
     // etcd compares have no "less or equal": refuse when the stored token is greater.
     let txn = Txn::new().when([Compare::value(key, CompareOp::Greater, t.clone())]).or_else([TxnOp::put(key, t, None)]);
-    !client.txn(txn).await.unwrap().succeeded()
+    let resp = retrying(|| {
+        let (mut c, t) = (client.clone(), txn.clone());
+        async move { c.txn(t).await }
+    })
+    .await;
+    !resp.succeeded()
 }
 
 /// The token stored in the fenced resource `key`.
 pub async fn fence_value(client: &mut Client, key: &str) -> i64 {
-    let got = client.get(key, None).await.unwrap();
+    let got = retrying(|| {
+        let mut c = client.clone();
+        async move { c.get(key, None).await }
+    })
+    .await;
     got.kvs()[0].value_str().unwrap().parse().unwrap()
 }
