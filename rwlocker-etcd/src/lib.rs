@@ -790,7 +790,7 @@ async fn keep_alive(mut client: Client, lease: Arc<Lease>) {
             }
             let (keeper, stream) = stream_pair.as_mut().expect("just set");
             keeper.keep_alive().await?;
-            Ok::<_, etcd_client::Error>(stream.message().await?)
+            stream.message().await
         };
         match tokio::time::timeout(period.max(Duration::from_millis(200)), attempt).await {
             Ok(Ok(Some(resp))) if resp.ttl() > 0 => {
