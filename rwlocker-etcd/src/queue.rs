@@ -65,9 +65,12 @@ pub(crate) fn decide(policy: PolicyKind, queue: &[Entry], me: i64) -> Decision {
         if let Some(rev) = nearest_ahead(&respected) {
             return Decision::WaitFor(rev);
         }
-        // Readers that queued behind this writer but hold (ReaderPreferring
-        // lets them in while no writer holds) must leave first.
-        if let Some(rev) = others().filter(|e| e.held).map(|e| e.rev).min() {
+        // Keys behind this writer that hold must leave first. Under
+        // ReaderPreferring so must every reader, holding or not: a reader
+        // waits only while a writer holds, so it is admitted before the next
+        // writer (a releasing writer hands over to the waiting readers).
+        let before_me = |e: &Entry| e.held || (policy == PolicyKind::ReaderPreferring && e.mode == Mode::Read);
+        if let Some(rev) = others().filter(|e| before_me(e)).map(|e| e.rev).min() {
             return Decision::WaitFor(rev);
         }
         // PhaseFair: readers behind this writer whose read phase comes
@@ -178,6 +181,15 @@ mod tests {
         let q = [w(2, false), r(3, false, 0)];
         assert_eq!(decide(WriterPreferring, &q, 2), Decision::Ready);
         assert_eq!(decide(WriterPreferring, &q, 3), Decision::WaitFor(2));
+    }
+
+    #[test]
+    fn reader_preferring_writer_waits_for_waiting_readers_behind_it() {
+        // Writer 1 has released; reader 3 (waiting for writer 1) goes before writer 2.
+        let q = [w(2, false), r(3, false, 0)];
+        assert_eq!(decide(ReaderPreferring, &q, 2), Decision::WaitFor(3));
+        assert_eq!(decide(ReaderPreferring, &q, 3), Decision::Ready);
+        assert_eq!(decide(WriterPreferring, &q, 2), Decision::Ready);
     }
 
     #[test]

@@ -72,6 +72,60 @@ async fn order_after_writer<P: Policy>(endpoints: &[String]) -> Vec<&'static str
     order
 }
 
+/// Writer 1 holds; writer 2 queues; reader R queues behind writer 2; writer
+/// 1 releases. Returns the order in which writer 2 and R were admitted.
+async fn order_reader_behind_writer<P: Policy>(endpoints: &[String]) -> Vec<&'static str> {
+    let name = common::unique(&format!("order2-{:?}", P::KIND));
+    let w1 = common::client::<P>(endpoints, &name, 5).await;
+    let w2 = common::client::<P>(endpoints, &name, 5).await;
+    let r = common::client::<P>(endpoints, &name, 5).await;
+    let mut probe = w1.client();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+
+    let g1 = common::within(T, w1.write()).await.unwrap();
+    let tx_w = tx.clone();
+    let writer = tokio::spawn(async move {
+        let g = w2.write().await.unwrap();
+        tx_w.send("W2").unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        g.release().await.unwrap();
+    });
+    common::wait_queued(&mut probe, &name, 2).await;
+    let tx_r = tx.clone();
+    let reader = tokio::spawn(async move {
+        let g = r.read().await.unwrap();
+        tx_r.send("R").unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        g.release().await.unwrap();
+    });
+    common::wait_queued(&mut probe, &name, 3).await;
+    common::within(T, g1.release()).await.unwrap();
+    common::within(T, reader).await.unwrap();
+    common::within(T, writer).await.unwrap();
+    drop(tx);
+    let mut order = vec![];
+    while let Some(who) = rx.recv().await {
+        order.push(who);
+    }
+    order
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_releasing_writer_hands_over_per_policy() {
+    let e = cluster_or_skip!();
+    let (rp, wp, pf, ex) = tokio::join!(
+        order_reader_behind_writer::<ReaderPreferring>(&e),
+        order_reader_behind_writer::<WriterPreferring>(&e),
+        order_reader_behind_writer::<PhaseFair>(&e),
+        order_reader_behind_writer::<Exclusive>(&e),
+    );
+    // The writer queued first.
+    assert_eq!(rp, ["R", "W2"], "ReaderPreferring: the waiting readers go first");
+    assert_eq!(wp, ["W2", "R"], "WriterPreferring");
+    assert_eq!(pf, ["R", "W2"], "PhaseFair: the reader waited for writer 1 only");
+    assert_eq!(ex, ["W2", "R"], "Exclusive: FIFO");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn only_reader_preferring_lets_a_reader_pass_a_waiting_writer() {
     let e = cluster_or_skip!();
