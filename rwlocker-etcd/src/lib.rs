@@ -438,16 +438,25 @@ impl<P: Policy> EtcdRwLock<P> {
             .map(|kv| kv.create_revision())
             .ok_or(Error::LeaseLost)?;
 
-        let safety = match mode {
-            // A writer needs nobody holding; a reader needs no writer holding.
-            Mode::Write => Compare::version(inner.base.clone(), CompareOp::Less, 2).with_prefix(),
-            Mode::Read => Compare::version(format!("{}w/", inner.base), CompareOp::Less, 2).with_prefix(),
-        };
+        let safety = mark_txn_safety(&inner.base, mode);
         // Marks the key holding if etcd confirms that nobody conflicting holds.
         // A retry after a lost answer fails its compare and reads the key as
         // holding, which the loop below takes as success.
         let mark_txn = Txn::new()
             .when([Compare::version(key.clone(), CompareOp::Equal, 1), safety])
+            .and_then([TxnOp::put(key.clone(), value.clone(), Some(PutOptions::new().with_lease(lease.id)))])
+            .or_else([TxnOp::get(inner.base.clone(), Some(queue_options()))]);
+        // After a wake-up, one transaction both tries and, failing that, reads
+        // the queue: it marks the key only if etcd confirms this policy's rule
+        // as well (for a PhaseFair writer a stricter one: no reader key at all).
+        let phase_key = match value.parse::<i64>() {
+            Ok(phase_of) if phase_of != 0 => Some(key_of(&snapshot, phase_of)).filter(|k| !k.is_empty()),
+            _ => None,
+        };
+        let mut rule = vec![Compare::version(key.clone(), CompareOp::Equal, 1), mark_txn_safety(&inner.base, mode)];
+        rule.extend(policy_compares(P::KIND, mode, &inner.base, me, phase_key));
+        let wake_txn = Txn::new()
+            .when(rule)
             .and_then([TxnOp::put(key.clone(), value.clone(), Some(PutOptions::new().with_lease(lease.id)))])
             .or_else([TxnOp::get(inner.base.clone(), Some(queue_options()))]);
         let mut tried_mark = false;
@@ -500,16 +509,57 @@ impl<P: Policy> EtcdRwLock<P> {
                         Some(Err(e)) => return Err(e),
                         Some(Ok(())) => {}
                     }
-                    let fresh = retry(lease, || {
-                        let (mut c, k) = (client.clone(), inner.base.clone());
-                        async move { c.get(k, Some(queue_options())).await }
+                    let woken = retry(lease, || {
+                        let (mut c, t) = (client.clone(), wake_txn.clone());
+                        async move { c.txn(t).await }
                     })
                     .await?;
-                    at = fresh.header().map(|h| h.revision()).unwrap_or(at);
-                    snapshot = fresh.kvs().to_vec();
+                    if woken.succeeded() {
+                        pending.client = None;
+                        return Ok(Some(Held::new(inner.clone(), key, me)));
+                    }
+                    at = woken.header().map(|h| h.revision()).unwrap_or(at);
+                    snapshot = range_of(&woken, 0)?;
                 }
             }
         }
+    }
+}
+
+/// The compare that makes marking a key holding safe: for a writer, no key
+/// under `base` holds; for a reader, no writer key holds.
+fn mark_txn_safety(base: &str, mode: Mode) -> Compare {
+    match mode {
+        Mode::Write => Compare::version(base, CompareOp::Less, 2).with_prefix(),
+        Mode::Read => Compare::version(format!("{base}w/"), CompareOp::Less, 2).with_prefix(),
+    }
+}
+
+/// Compares that hold only if `policy`'s rule admits the key with create
+/// revision `me` (beyond the safety compare). They state the rules of
+/// `queue::decide` as etcd compares, exactly, except for a `PhaseFair`
+/// writer, for which they ask more (no reader key at all). A range compare
+/// on an empty range compares a key that does not exist (create revision 0).
+fn policy_compares(policy: PolicyKind, mode: Mode, base: &str, me: i64, phase_key: Option<Vec<u8>>) -> Vec<Compare> {
+    let writers = format!("{base}w/");
+    let readers = format!("{base}r/");
+    // Every key of the range (this key among them) queued no earlier than `me`.
+    let none_ahead = |range: &str| Compare::create_revision(range, CompareOp::Greater, me - 1).with_prefix();
+    let no_key = |range: &str| Compare::create_revision(range, CompareOp::Equal, 0).with_prefix();
+    if mode == Mode::Write || policy == PolicyKind::Exclusive {
+        return match policy {
+            PolicyKind::Exclusive => vec![none_ahead(base)],
+            PolicyKind::WriterPreferring => vec![none_ahead(&writers)],
+            PolicyKind::ReaderPreferring | PolicyKind::PhaseFair => vec![none_ahead(base), no_key(&readers)],
+        };
+    }
+    match policy {
+        PolicyKind::ReaderPreferring => vec![],
+        PolicyKind::WriterPreferring => vec![no_key(&writers)],
+        PolicyKind::PhaseFair => {
+            phase_key.map(|k| Compare::create_revision(k, CompareOp::Equal, 0)).into_iter().collect()
+        }
+        PolicyKind::Exclusive => unreachable!("handled above"),
     }
 }
 

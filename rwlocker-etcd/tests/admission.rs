@@ -221,3 +221,25 @@ async fn cancelled_acquires_remove_their_keys() {
     .await;
     drop(held);
 }
+
+/// WriterPreferring: a queued writer that is slow to take its turn still
+/// keeps readers out. The writer here is a bare key that never marks itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writer_preferring_readers_wait_for_a_slow_queued_writer() {
+    let e = cluster_or_skip!();
+    let name = common::unique("slow-writer");
+    let a = common::client::<WriterPreferring>(&e, &name, 5).await;
+    let r = common::client::<WriterPreferring>(&e, &name, 5).await;
+    let mut kv = a.client();
+    let g = common::within(T, a.write()).await.unwrap();
+    let reader = tokio::spawn(async move { r.read().await.unwrap().fencing_token() });
+    common::wait_queued(&mut kv, &name, 2).await;
+    let slow = format!("{}{name}/w/slow", common::PREFIX);
+    let opts = rwlocker_etcd::etcd_client::PutOptions::new().with_lease(a.lease_id());
+    kv.put(slow.clone(), "", Some(opts)).await.unwrap();
+    common::within(T, g.release()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!reader.is_finished(), "a reader got in while a writer was queued");
+    kv.delete(slow, None).await.unwrap();
+    common::within(T, reader).await.unwrap();
+}
