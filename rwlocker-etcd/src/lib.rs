@@ -860,3 +860,20 @@ async fn keep_alive(mut client: Client, lease: Arc<Lease>) {
         tokio::time::sleep(period).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "the lease TTL must be at least 1 s")]
+    fn a_lease_under_a_second_is_refused() {
+        let _ = Options::new().lease_ttl(Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "a lock name must be non-empty and contain no '/'")]
+    async fn a_name_with_a_slash_is_refused() {
+        let _ = EtcdRwLock::<PhaseFair>::connect(&["http://127.0.0.1:1"], "a/b", Options::new()).await;
+    }
+}
