@@ -575,15 +575,15 @@ fn transient(e: &etcd_client::Error) -> bool {
     }
 }
 
-/// Runs `op` until it succeeds, fails for good, or has failed transiently
-/// for longer than the lease's TTL (at least 5 s). Every request that goes
-/// through here is idempotent.
+/// Runs `op` until it succeeds, fails for good, the lease is lost, or it has
+/// failed transiently for twice the lease's TTL (at least 10 s). Every
+/// request that goes through here is idempotent.
 async fn retry<T, F, Fut>(lease: &Lease, op: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, etcd_client::Error>>,
 {
-    retry_for(lease.ttl.max(Duration::from_secs(5)), || lease.is_lost(), op).await
+    retry_for((lease.ttl * 2).max(Duration::from_secs(10)), || lease.is_lost(), op).await
 }
 
 /// Runs `op` again after transient failures, for at most `limit`, unless

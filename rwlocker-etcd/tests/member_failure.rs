@@ -40,8 +40,8 @@ async fn the_lock_survives_the_loss_of_the_leader() {
     assert_eq!(pids.len(), e.len());
     let name = common::unique("member");
     let fence = format!("{}{name}-fence", common::PREFIX);
-    let holder = common::client::<PhaseFair>(&e, &name, 5).await;
-    let waiter = common::client::<PhaseFair>(&e, &name, 5).await;
+    let holder = common::client::<PhaseFair>(&e, &name, 10).await;
+    let waiter = common::client::<PhaseFair>(&e, &name, 10).await;
     common::reset_fence(&mut holder.client(), &fence).await;
 
     let g = common::within(T, holder.write()).await.unwrap();
@@ -70,7 +70,7 @@ async fn the_lock_survives_the_loss_of_the_leader() {
     // fenced, several times.
     let mut tasks = vec![];
     for _ in 0..3 {
-        let lock = common::client::<PhaseFair>(&e, &name, 5).await;
+        let lock = common::client::<PhaseFair>(&e, &name, 10).await;
         let fence = fence.clone();
         tasks.push(tokio::spawn(async move {
             let mut kv = lock.client();
