@@ -22,4 +22,4 @@ trap 'exit 130' INT TERM
 
 cargo build --release -q -p rwlocker-etcd --example etcd_bench
 etcd_start "$tmp"
-timeout 300 target/release/examples/etcd_bench "$@"
+timeout --kill-after=10 300 target/release/examples/etcd_bench "$@"

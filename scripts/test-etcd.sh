@@ -16,5 +16,7 @@ trap 'exit 130' INT TERM
 cargo build --release -q -p rwlocker-etcd --tests
 etcd_start "$tmp"
 # Every test but the one that kills a cluster member, then that one alone.
-timeout 240 cargo test --release -q -p rwlocker-etcd
-RWLOCKER_ETCD_KILL_MEMBER=1 timeout 120 cargo test --release -q -p rwlocker-etcd --test member_failure
+# `timeout` signals its whole process group, so a holder process that a test
+# paused with SIGSTOP is killed too if the tests run past their limit.
+timeout --kill-after=10 240 cargo test --release -q -p rwlocker-etcd
+RWLOCKER_ETCD_KILL_MEMBER=1 timeout --kill-after=10 120 cargo test --release -q -p rwlocker-etcd --test member_failure
