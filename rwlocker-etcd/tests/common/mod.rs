@@ -137,3 +137,31 @@ pub async fn fence_value(client: &mut Client, key: &str) -> i64 {
     .await;
     got.kvs()[0].value_str().unwrap().parse().unwrap()
 }
+
+/// Sets `key` to `value`.
+pub async fn put(client: &mut Client, key: &str, value: &str) {
+    retrying(|| {
+        let mut c = client.clone();
+        async move { c.put(key, value, None).await }
+    })
+    .await;
+}
+
+/// Deletes `key`.
+pub async fn delete(client: &mut Client, key: &str) {
+    retrying(|| {
+        let mut c = client.clone();
+        async move { c.delete(key, None).await }
+    })
+    .await;
+}
+
+/// Whether `key` exists.
+pub async fn exists(client: &mut Client, key: &str) -> bool {
+    let got = retrying(|| {
+        let mut c = client.clone();
+        async move { c.get(key, None).await }
+    })
+    .await;
+    !got.kvs().is_empty()
+}
