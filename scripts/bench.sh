@@ -11,7 +11,8 @@
 #   scripts/bench.sh --only B1 B5    # some scenarios (--list shows them)
 #   scripts/bench.sh --no-python     # skip the Python section
 #
-# After the Rust report, the Python section (scripts/bench-python.sh: the
+# After the Rust report, the etcd section (scripts/bench-etcd.sh: the
+# distributed lock against etcd's own lock on a local cluster) and the Python section (scripts/bench-python.sh: the
 # Python package against rwlocker 3.2, readerwriterlock, aiorwlock and the
 # stdlib) runs too, unless --smoke, --only, --list or --no-python is given
 # or python3 is missing; --full is passed on.
@@ -42,6 +43,16 @@ for a in "$@"; do
 done
 
 cargo run --release --manifest-path "$root/Cargo.toml" -p rwlocker-bench -- "${args[@]}"
+
+if [ "$python" = yes ]; then
+    echo
+    echo "== Across processes: rwlocker-etcd (scripts/bench-etcd.sh) =="
+    if [ ${#full[@]} -eq 0 ]; then
+        "$root/scripts/bench-etcd.sh" --quick || echo "bench.sh: the etcd section failed" >&2
+    else
+        "$root/scripts/bench-etcd.sh" || echo "bench.sh: the etcd section failed" >&2
+    fi
+fi
 
 if [ "$python" = yes ]; then
     if command -v "${PYTHON:-python3}" >/dev/null 2>&1; then

@@ -12,6 +12,10 @@ step "format"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 
+step "system packages (protoc for rwlocker-etcd's build, etcd for its tests)"
+. scripts/etcd-cluster.sh
+etcd_install
+
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
@@ -40,3 +44,6 @@ if [ -x scripts/test-python.sh ]; then
     step "python package"
     scripts/test-python.sh
 fi
+
+step "rwlocker-etcd against a local 3-member etcd cluster"
+scripts/test-etcd.sh
