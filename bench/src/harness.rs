@@ -289,7 +289,7 @@ impl ScenarioReport {
             about,
             primary: None,
             lower_is_better: true,
-            baselines: vec![Baseline::STD, Baseline::PARKING_LOT],
+            baselines: vec![Baseline::STD, Baseline::PARKING_LOT, Baseline::PARKING_LOT_013],
             columns: Vec::new(),
             rows: Vec::new(),
             notes: Vec::new(),

@@ -1,6 +1,6 @@
 //! `rwlocker-bench`: the benchmark report of rwlocker (SPEC §7).
 //!
-//! Runs every scenario with rwlocker's locks and the std / parking_lot /
+//! Runs every scenario with rwlocker's locks and the std / parking_lot (0.12 and 0.13) /
 //! tokio / async-lock baselines in one process, interleaved, prints a table per scenario with
 //! ratios to the baselines, and writes `report.json` and `report.svg` to
 //! the output folder. `scripts/bench.sh` runs it in release mode.

@@ -46,10 +46,10 @@ fn smoke_run_writes_a_complete_report() {
     let scenarios = json["scenarios"].as_array().unwrap();
     let ids: Vec<&str> = scenarios.iter().map(|s| s["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14"]);
-    const BLOCKING: &[&str] = &["rwlocker-pf", "std-rwlock", "pl-rwlock"];
+    const BLOCKING: &[&str] = &["rwlocker-pf", "std-rwlock", "pl-rwlock", "pl013-rwlock"];
     const ASYNC: &[&str] = &["rwlocker-async-pf", "tokio-rwlock", "al-rwlock"];
     const ASYNC_MUTEXES: &[&str] = &["rwlocker-async-mutex", "tokio-mutex", "al-mutex"];
-    const CONDVARS: &[&str] = &["rwlocker-pf-cv", "std-condvar", "pl-condvar"];
+    const CONDVARS: &[&str] = &["rwlocker-pf-cv", "std-condvar", "pl-condvar", "pl013-condvar"];
     const ASYNC_CONDVARS: &[&str] = &["rwlocker-async-pf-cv", "tokio-rwlock-notify", "tokio-mutex-notify"];
     for s in scenarios {
         let id = s["id"].as_str().unwrap();
@@ -74,13 +74,16 @@ fn smoke_run_writes_a_complete_report() {
                     ("rwlocker-async-mutex", "tokio"),
                 ],
             ),
-            "B10" => (CONDVARS.to_vec(), &[("rwlocker-pf-cv", "std"), ("rwlocker-pf-cv", "parking_lot")]),
+            "B10" => (
+                CONDVARS.to_vec(),
+                &[("rwlocker-pf-cv", "std"), ("rwlocker-pf-cv", "parking_lot"), ("rwlocker-pf-cv", "parking_lot 0.13")],
+            ),
             "B11" => (
                 [CONDVARS, ASYNC_CONDVARS, &["rwlocker-mutex-cv", "rwlocker-async-mutex-cv"]].concat(),
                 &[("rwlocker-pf-cv", "std"), ("rwlocker-async-pf-cv", "tokio Mutex")],
             ),
             "B14" => ([BLOCKING, ASYNC].concat(), &[("rwlocker-pf", "std"), ("rwlocker-async-pf", "tokio")]),
-            _ => (BLOCKING.to_vec(), &[("rwlocker-pf", "std")]),
+            _ => (BLOCKING.to_vec(), &[("rwlocker-pf", "std"), ("rwlocker-pf", "parking_lot 0.13")]),
         };
         for m in &must {
             assert!(contenders.contains(m), "{id} lacks {m}: {contenders:?}");
@@ -202,6 +205,8 @@ fn ir_op_runs_every_applicable_operation() {
         "std-mutex",
         "pl-rwlock",
         "pl-mutex",
+        "pl013-rwlock",
+        "pl013-mutex",
     ];
     let ops = ["read", "write", "try-read-fail", "try-write-fail", "downgrade"];
     for id in ids {
