@@ -47,7 +47,7 @@ pub use condvars::{
     AsyncCondvarVisit, CondvarContender, CondvarVisit,
 };
 
-use rwlocker::{PhaseFair, ReaderPreferring, WriterPreferring};
+use rwlocker::{Exclusive, PhaseFair, ReaderPreferring, Strict, WriterPreferring};
 use serde::Serialize;
 
 /// Who made the lock: rwlocker, or one of the baselines.
@@ -91,6 +91,11 @@ pub struct ContenderInfo {
     pub family: Family,
     /// Reader-writer lock or mutex.
     pub kind: LockKind,
+    /// Whether this is rwlocker's exact hand-off mode (`Strict<P>`). Such
+    /// contenders run only in the scenarios whose bench opts in with
+    /// `both_modes` (the contention-sensitive ones); elsewhere the two
+    /// modes would measure the same uncontended code.
+    pub strict: bool,
 }
 
 /// Sizes of a lock and its guards, in bytes (scenario B14).
@@ -148,6 +153,10 @@ pub fn visit_all(v: &mut impl Visit) {
     v.visit::<rwlocker::RwLock<u64, WriterPreferring>>();
     v.visit::<rwlocker::RwLock<u64, PhaseFair>>();
     v.visit::<rwlocker::Mutex<u64>>();
+    v.visit::<rwlocker::RwLock<u64, Strict<ReaderPreferring>>>();
+    v.visit::<rwlocker::RwLock<u64, Strict<WriterPreferring>>>();
+    v.visit::<rwlocker::RwLock<u64, Strict<PhaseFair>>>();
+    v.visit::<rwlocker::RwLock<u64, Strict<Exclusive>>>();
     v.visit::<std::sync::RwLock<u64>>();
     v.visit::<std::sync::Mutex<u64>>();
     v.visit::<parking_lot::RwLock<u64>>();
@@ -215,8 +224,13 @@ impl Baseline {
 macro_rules! rwlocker_contender {
     ($ty:ty, $id:literal, $name:literal, $kind:ident) => {
         impl Contender for $ty {
-            const INFO: ContenderInfo =
-                ContenderInfo { id: $id, name: $name, family: Family::Rwlocker, kind: LockKind::$kind };
+            const INFO: ContenderInfo = ContenderInfo {
+                id: $id,
+                name: $name,
+                family: Family::Rwlocker,
+                kind: LockKind::$kind,
+                strict: <<$ty as UnitOf>::P as rwlocker::Policy>::STRICT,
+            };
 
             #[inline]
             fn new(value: u64) -> Self {
@@ -278,6 +292,20 @@ rwlocker_contender!(rwlocker::RwLock<u64, ReaderPreferring>, "rwlocker-rp", "rwl
 rwlocker_contender!(rwlocker::RwLock<u64, WriterPreferring>, "rwlocker-wp", "rwlocker WriterPref", RwLock);
 rwlocker_contender!(rwlocker::RwLock<u64, PhaseFair>, "rwlocker-pf", "rwlocker PhaseFair", RwLock);
 rwlocker_contender!(rwlocker::Mutex<u64>, "rwlocker-mutex", "rwlocker Mutex", Mutex);
+rwlocker_contender!(
+    rwlocker::RwLock<u64, Strict<ReaderPreferring>>,
+    "rwlocker-strict-rp",
+    "rwlocker Strict<ReaderPref>",
+    RwLock
+);
+rwlocker_contender!(
+    rwlocker::RwLock<u64, Strict<WriterPreferring>>,
+    "rwlocker-strict-wp",
+    "rwlocker Strict<WriterPref>",
+    RwLock
+);
+rwlocker_contender!(rwlocker::RwLock<u64, Strict<PhaseFair>>, "rwlocker-strict-pf", "rwlocker Strict<PhaseFair>", RwLock);
+rwlocker_contender!(rwlocker::RwLock<u64, Strict<Exclusive>>, "rwlocker-strict-mutex", "rwlocker Strict<Exclusive>", Mutex);
 
 // ---------------------------------------------------------------------------
 // std
@@ -294,8 +322,13 @@ fn std_try<G>(r: Result<G, TryLockError<G>>) -> Option<G> {
 }
 
 impl Contender for std::sync::RwLock<u64> {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "std-rwlock", name: "std RwLock", family: Family::Std, kind: LockKind::RwLock };
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "std-rwlock",
+        name: "std RwLock",
+        family: Family::Std,
+        kind: LockKind::RwLock,
+        strict: false,
+    };
 
     #[inline]
     fn new(value: u64) -> Self {
@@ -339,7 +372,7 @@ impl Contender for std::sync::RwLock<u64> {
 
 impl Contender for std::sync::Mutex<u64> {
     const INFO: ContenderInfo =
-        ContenderInfo { id: "std-mutex", name: "std Mutex", family: Family::Std, kind: LockKind::Mutex };
+        ContenderInfo { id: "std-mutex", name: "std Mutex", family: Family::Std, kind: LockKind::Mutex, strict: false };
 
     #[inline]
     fn new(value: u64) -> Self {
@@ -387,8 +420,13 @@ impl Contender for std::sync::Mutex<u64> {
 macro_rules! parking_lot_contenders {
     ($pl:ident, $family:ident, $rw_id:literal, $rw_name:literal, $mutex_id:literal, $mutex_name:literal) => {
         impl Contender for $pl::RwLock<u64> {
-            const INFO: ContenderInfo =
-                ContenderInfo { id: $rw_id, name: $rw_name, family: Family::$family, kind: LockKind::RwLock };
+            const INFO: ContenderInfo = ContenderInfo {
+                id: $rw_id,
+                name: $rw_name,
+                family: Family::$family,
+                kind: LockKind::RwLock,
+                strict: false,
+            };
 
             #[inline]
             fn new(value: u64) -> Self {
@@ -431,8 +469,13 @@ macro_rules! parking_lot_contenders {
         }
 
         impl Contender for $pl::Mutex<u64> {
-            const INFO: ContenderInfo =
-                ContenderInfo { id: $mutex_id, name: $mutex_name, family: Family::$family, kind: LockKind::Mutex };
+            const INFO: ContenderInfo = ContenderInfo {
+                id: $mutex_id,
+                name: $mutex_name,
+                family: Family::$family,
+                kind: LockKind::Mutex,
+                strict: false,
+            };
 
             #[inline]
             fn new(value: u64) -> Self {

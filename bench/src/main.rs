@@ -111,9 +111,10 @@ fn list() {
     for (what, infos) in lists {
         println!("contenders, {what}:");
         for c in infos {
-            println!("  {:<24} {}", c.id, c.name);
+            println!("  {:<28} {}", c.id, c.name);
         }
     }
+    println!("(the Strict<P> contenders run in the scenarios that compare both modes: B4, B7, B8, B9, B12)");
 }
 
 fn run(cli: &Cli) -> Result<(), String> {

@@ -88,6 +88,22 @@ fn smoke_run_writes_a_complete_report() {
         for m in &must {
             assert!(contenders.contains(m), "{id} lacks {m}: {contenders:?}");
         }
+        // The contention-sensitive scenarios run rwlocker's locks in both
+        // modes; the others in the default mode only.
+        let strict: Vec<&str> = rows
+            .iter()
+            .filter(|r| r["contender"]["strict"].as_bool().unwrap())
+            .map(|r| r["contender"]["id"].as_str().unwrap())
+            .collect();
+        match id {
+            "B4" | "B12" => {
+                for m in ["rwlocker-strict-pf", "rwlocker-strict-wp", "rwlocker-strict-rp", "rwlocker-strict-mutex"] {
+                    assert!(strict.contains(&m), "{id} lacks {m}: {contenders:?}");
+                }
+            }
+            "B7" | "B8" | "B9" => assert!(strict.contains(&"rwlocker-strict-pf"), "{id} lacks Strict<PhaseFair>"),
+            _ => assert!(strict.is_empty(), "{id} runs Strict<P> contenders: {strict:?}"),
+        }
         for row in rows {
             let metrics = row["metrics"].as_object().unwrap();
             assert!(!metrics.is_empty(), "{id}: a row without metrics");
@@ -201,6 +217,8 @@ fn ir_op_runs_every_applicable_operation() {
         "rwlocker-wp",
         "rwlocker-pf",
         "rwlocker-mutex",
+        "rwlocker-strict-pf",
+        "rwlocker-strict-mutex",
         "std-rwlock",
         "std-mutex",
         "pl-rwlock",

@@ -99,9 +99,14 @@ macro_rules! cv_info {
     ($p:ty, $id:literal, $name:literal, $aid:literal, $aname:literal, $kind:ident) => {
         impl CvInfo for $p {
             const INFO: ContenderInfo =
-                ContenderInfo { id: $id, name: $name, family: Family::Rwlocker, kind: LockKind::$kind };
-            const ASYNC_INFO: ContenderInfo =
-                ContenderInfo { id: $aid, name: $aname, family: Family::Rwlocker, kind: LockKind::$kind };
+                ContenderInfo { id: $id, name: $name, family: Family::Rwlocker, kind: LockKind::$kind, strict: false };
+            const ASYNC_INFO: ContenderInfo = ContenderInfo {
+                id: $aid,
+                name: $aname,
+                family: Family::Rwlocker,
+                kind: LockKind::$kind,
+                strict: false,
+            };
         }
     };
 }
@@ -195,8 +200,13 @@ pub struct StdCv {
 }
 
 impl CondvarContender for StdCv {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "std-condvar", name: "std Condvar+Mutex", family: Family::Std, kind: LockKind::Mutex };
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "std-condvar",
+        name: "std Condvar+Mutex",
+        family: Family::Std,
+        kind: LockKind::Mutex,
+        strict: false,
+    };
 
     fn new(value: u64) -> Self {
         StdCv { lock: std::sync::Mutex::new(value), cv: std::sync::Condvar::new() }
@@ -250,7 +260,7 @@ macro_rules! parking_lot_condvar {
 
         impl CondvarContender for $name {
             const INFO: ContenderInfo =
-                ContenderInfo { id: $id, name: $label, family: Family::$family, kind: LockKind::Mutex };
+                ContenderInfo { id: $id, name: $label, family: Family::$family, kind: LockKind::Mutex, strict: false };
 
             fn new(value: u64) -> Self {
                 $name { lock: $pl::Mutex::new(value), cv: $pl::Condvar::new() }
@@ -440,6 +450,7 @@ impl AsyncCondvarContender for TokioRwNotify {
         name: "tokio RwLock+Notify",
         family: Family::Tokio,
         kind: LockKind::RwLock,
+        strict: false,
     };
     type Read<'a> = tokio::sync::RwLockReadGuard<'a, u64>;
     type Write<'a> = tokio::sync::RwLockWriteGuard<'a, u64>;
@@ -489,6 +500,7 @@ impl AsyncCondvarContender for TokioMutexNotify {
         name: "tokio Mutex+Notify",
         family: Family::Tokio,
         kind: LockKind::Mutex,
+        strict: false,
     };
     type Read<'a> = tokio::sync::MutexGuard<'a, u64>;
     type Write<'a> = tokio::sync::MutexGuard<'a, u64>;

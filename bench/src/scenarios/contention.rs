@@ -33,6 +33,10 @@ struct Slot<C> {
 }
 
 impl Bench for Case {
+    fn both_modes(&self) -> bool {
+        true
+    }
+
     fn run<C: Contender>(&self, phase: Phase) -> Sample {
         let ops = if phase == Phase::Warmup { self.ops / 4 + 1 } else { self.ops };
         let slots: Vec<Slot<C>> =

@@ -38,6 +38,10 @@ fn work(seed: u64) -> u64 {
 }
 
 impl Bench for Case {
+    fn both_modes(&self) -> bool {
+        true
+    }
+
     fn applies(&self, c: &ContenderInfo) -> bool {
         c.kind == LockKind::RwLock
     }
