@@ -300,6 +300,9 @@ pub struct ScenarioReport {
     pub notes: Vec<String>,
     /// Charts for the SVG.
     pub headlines: Vec<Headline>,
+    /// Further tables of the scenario, each with its own columns, primary
+    /// metric and rows (B4's fixed-time cases); printed after the main one.
+    pub parts: Vec<ScenarioReport>,
     /// Seconds the scenario took.
     pub wall_s: f64,
 }
@@ -318,13 +321,18 @@ impl ScenarioReport {
             rows: Vec::new(),
             notes: Vec::new(),
             headlines: Vec::new(),
+            parts: Vec::new(),
             wall_s: 0.0,
         }
     }
 
     /// Fills in the ratio of each row's primary metric to each of
-    /// [`baselines`](Self::baselines) in the same case (where it ran).
+    /// [`baselines`](Self::baselines) in the same case (where it ran), in
+    /// this table and its [`parts`](Self::parts).
     pub fn compute_ratios(&mut self) {
+        for part in &mut self.parts {
+            part.compute_ratios();
+        }
         let Some(primary) = self.primary else { return };
         let medians: BTreeMap<(String, &str), f64> =
             self.rows.iter().filter_map(|r| r.median(primary).map(|m| ((r.case.clone(), r.contender.id), m))).collect();

@@ -146,11 +146,23 @@ fn cell(row: &Row, col: &crate::harness::Column) -> String {
     }
 }
 
-/// The terminal table of one scenario.
+/// The terminal table of one scenario, followed by its parts' tables.
 pub fn table(r: &ScenarioReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\n== {} {} ==", r.id, r.title);
     let _ = writeln!(out, "{}", r.about);
+    table_body(&mut out, r);
+    for part in &r.parts {
+        let _ = writeln!(out, "\n-- {} {} --", part.id, part.title);
+        let _ = writeln!(out, "{}", part.about);
+        table_body(&mut out, part);
+    }
+    let _ = writeln!(out, "({:.1} s)", r.wall_s);
+    out
+}
+
+/// The table, ratio legend and notes of `r` (without its title).
+fn table_body(out: &mut String, r: &ScenarioReport) {
     let mut header: Vec<String> = vec!["case".into(), "contender".into()];
     header.extend(r.columns.iter().map(|c| c.label.to_string()));
     // One `vs <baseline>` column per baseline that some row was compared with.
@@ -214,6 +226,4 @@ pub fn table(r: &ScenarioReport) -> String {
     for note in &r.notes {
         let _ = writeln!(out, "note: {note}");
     }
-    let _ = writeln!(out, "({:.1} s)", r.wall_s);
-    out
 }

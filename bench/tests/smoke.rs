@@ -144,13 +144,34 @@ fn smoke_run_writes_a_complete_report() {
         assert_eq!(mutex["derived"]["speedup"].as_f64().unwrap(), 1.0, "the tokio Mutex is B6's baseline");
     }
 
-    // B9: phases are counted and the threads' shares are a Jain index.
+    // B9: phases are counted and the threads' shares are a spread and a
+    // Jain index (its cases are "<n> threads", n a multiple of the CPUs).
     let b9 = scenario("B9");
-    for who in BLOCKING {
-        let m = &row(&b9, "2 threads", who)["metrics"];
+    let first = b9[0]["case"].as_str().unwrap().to_string();
+    let n: f64 = first.strip_suffix(" threads").and_then(|n| n.parse().ok()).expect("a B9 case is '<n> threads'");
+    for who in [BLOCKING, &["rwlocker-strict-pf"]].concat() {
+        let m = &row(&b9, &first, who)["metrics"];
         assert!(m["ops_per_phase"]["median"].as_f64().unwrap() >= 1.0, "B9 {who}: a phase holds an operation");
         let j = m["jain"]["median"].as_f64().unwrap();
-        assert!((0.5..=1.0).contains(&j), "B9 {who}: Jain's index of 2 threads is {j}");
+        assert!((1.0 / n..=1.0).contains(&j), "B9 {who}: Jain's index of {n} threads is {j}");
+        assert!(m["spread"]["median"].as_f64().unwrap() >= 1.0, "B9 {who}: the busiest thread did the fewest ops");
+    }
+
+    // B4: a fixed-time part gives the threads' share spread, for both modes
+    // and every baseline, with throughput ratios to parking_lot 0.13.
+    let b4 = scenarios.iter().find(|s| s["id"] == "B4").unwrap();
+    let part = &b4["parts"][0];
+    assert_eq!(part["primary"], "m_ops_per_s");
+    let timed = part["rows"].as_array().unwrap();
+    for who in ["rwlocker-pf", "rwlocker-strict-pf", "rwlocker-mutex", "rwlocker-strict-mutex", "std-mutex"] {
+        let r = timed.iter().find(|r| r["contender"]["id"] == who).unwrap_or_else(|| panic!("B4 part lacks {who}"));
+        let spread = r["metrics"]["spread"]["median"].as_f64().unwrap();
+        assert!(spread >= 1.0, "B4 {who}: share spread {spread}");
+        assert!(r["metrics"]["m_ops_per_s"]["median"].as_f64().unwrap() > 0.0);
+        assert!(r["ratios"]["parking_lot 0.13"].as_f64().is_some(), "B4 part: {who} has no ratio to parking_lot 0.13");
+    }
+    for table in ["== B4 ", "-- B4 fixed time"] {
+        assert!(stdout.contains(table), "no {table} table on stdout");
     }
 
     // B10: read- and write-guard cases; the last waiter is back no earlier
