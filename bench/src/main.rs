@@ -104,7 +104,7 @@ fn list() {
     }
     let lists = [
         ("blocking locks", contenders::all_infos()),
-        ("async locks (B2 async, B6, B13, B14)", contenders::all_async_infos()),
+        ("async locks (B2 async, B6, B13, B14, B15)", contenders::all_async_infos()),
         ("condition variables (B10, B11, B14)", contenders::all_condvar_infos()),
         ("async conditions (B11, B14)", contenders::all_async_condvar_infos()),
     ];
@@ -114,7 +114,7 @@ fn list() {
             println!("  {:<28} {}", c.id, c.name);
         }
     }
-    println!("(the Strict<P> contenders run in the scenarios that compare both modes: B4, B7, B8, B9, B12)");
+    println!("(the Strict<P> contenders run in the scenarios that compare both modes: B4, B7, B8, B9, B12, B15)");
 }
 
 fn run(cli: &Cli) -> Result<(), String> {

@@ -45,7 +45,7 @@ fn smoke_run_writes_a_complete_report() {
 
     let scenarios = json["scenarios"].as_array().unwrap();
     let ids: Vec<&str> = scenarios.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14"]);
+    assert_eq!(ids, ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14", "B15"]);
     const BLOCKING: &[&str] = &["rwlocker-pf", "std-rwlock", "pl-rwlock", "pl013-rwlock"];
     const ASYNC: &[&str] = &["rwlocker-async-pf", "tokio-rwlock", "al-rwlock"];
     const ASYNC_MUTEXES: &[&str] = &["rwlocker-async-mutex", "tokio-mutex", "al-mutex"];
@@ -83,6 +83,16 @@ fn smoke_run_writes_a_complete_report() {
                 &[("rwlocker-pf-cv", "std"), ("rwlocker-async-pf-cv", "tokio Mutex")],
             ),
             "B14" => ([BLOCKING, ASYNC].concat(), &[("rwlocker-pf", "std"), ("rwlocker-async-pf", "tokio")]),
+            "B15" => (
+                [ASYNC, ASYNC_MUTEXES].concat(),
+                &[
+                    ("rwlocker-async-pf", "tokio"),
+                    ("rwlocker-async-pf", "async-lock"),
+                    ("rwlocker-async-strict-pf", "tokio"),
+                    ("rwlocker-async-mutex", "async-lock"),
+                    ("rwlocker-async-strict-mutex", "tokio"),
+                ],
+            ),
             _ => (BLOCKING.to_vec(), &[("rwlocker-pf", "std"), ("rwlocker-pf", "parking_lot 0.13")]),
         };
         for m in &must {
@@ -102,6 +112,11 @@ fn smoke_run_writes_a_complete_report() {
                 }
             }
             "B7" | "B8" | "B9" => assert!(strict.contains(&"rwlocker-strict-pf"), "{id} lacks Strict<PhaseFair>"),
+            "B15" => {
+                for m in ["rwlocker-async-strict-pf", "rwlocker-async-strict-mutex"] {
+                    assert!(strict.contains(&m), "{id} lacks {m}: {contenders:?}");
+                }
+            }
             _ => assert!(strict.is_empty(), "{id} runs Strict<P> contenders: {strict:?}"),
         }
         for row in rows {
@@ -202,6 +217,16 @@ fn smoke_run_writes_a_complete_report() {
     for who in [ASYNC, ASYNC_MUTEXES].concat() {
         let ops = row(&b13, "64 tasks", who)["metrics"]["k_ops_per_s"]["median"].as_f64().unwrap();
         assert!(ops > 0.0, "B13 {who}: no completed acquisition");
+    }
+
+    // B15: 4 and 64 tasks, both modes; every task acquired at least once.
+    let b15 = scenario("B15");
+    for case in ["4 tasks", "64 tasks"] {
+        for who in [ASYNC, ASYNC_MUTEXES, &["rwlocker-async-strict-pf"]].concat() {
+            let m = &row(&b15, case, who)["metrics"];
+            assert!(m["m_ops_per_s"]["median"].as_f64().unwrap() > 0.0, "B15 {case} {who}: no acquisition");
+            assert!(m["spread"]["median"].as_f64().unwrap() >= 1.0, "B15 {case} {who}: spread below 1");
+        }
     }
 
     // B14 sizes are exact.
