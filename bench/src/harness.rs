@@ -28,7 +28,7 @@ pub enum Mode {
     /// The smallest configuration: proves the harness works, numbers mean
     /// little (used by the test suite).
     Smoke,
-    /// The default: about two minutes on 2 cores.
+    /// The default: about four minutes on 2 cores.
     Quick,
     /// Everything, with more trials and larger grids.
     Full,

@@ -12,7 +12,7 @@ mod ops;
 mod report;
 mod scenarios;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,7 +29,7 @@ use harness::{Config, Ctx, Mode, ScenarioReport};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Run the quick configuration (the default): about two minutes on 2 cores.
+    /// Run the quick configuration (the default): about four minutes on 2 cores.
     #[arg(long)]
     quick: bool,
     /// Run everything: more trials, larger grids, all mutexes in B5.
@@ -53,6 +53,10 @@ struct Cli {
     /// List the scenarios and contenders, then exit.
     #[arg(long)]
     list: bool,
+    /// Do not rewrite the tables in docs/BENCHMARKS.md (a full run of the
+    /// report, not --smoke or --only, rewrites them by default).
+    #[arg(long)]
+    no_docs: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,6 +211,16 @@ fn run(cli: &Cli) -> Result<(), String> {
     std::fs::write(&svg_path, svg).map_err(|e| format!("cannot write {}: {e}", svg_path.display()))?;
 
     println!("\ndone in {wall_s:.1} s; wrote {} and {}", json_path.display(), svg_path.display());
+    // A complete run regenerates the tables of the benchmark page, between
+    // its markers; a document without them (or no document) is left alone.
+    if mode != Mode::Smoke && cli.only.is_empty() && !cli.no_docs {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("docs").join("BENCHMARKS.md");
+        match report::update_docs(&docs, &report::markdown(&doc)) {
+            Ok(true) => println!("rewrote the tables of {}", docs.display()),
+            Ok(false) => {}
+            Err(e) => eprintln!("rwlocker-bench: cannot update {}: {e}", docs.display()),
+        }
+    }
     if let Some(steal) = steal_ticks_during {
         if steal > 0 {
             println!("note: the hypervisor stole {steal} ticks during the run (noisy host)");
