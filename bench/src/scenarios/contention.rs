@@ -193,6 +193,13 @@ impl Scenario for Contention {
         report.notes.push(format!(
             "{total_ops} operations per case, shared among its threads; critical section = access + in-section check"
         ));
+        report.notes.push(
+            "a batch takes milliseconds, less than a scheduler time slice: with more threads than CPUs a lock either \
+             finishes it while the threads run nearly one after another or falls into a convoy (hand-offs to \
+             descheduled threads), so these cases swing between runs; the fixed-time table below spans many time \
+             slices"
+                .into(),
+        );
         let first = threads[0];
         let last = threads[threads.len() - 1];
         let case = format!("threads={first} locks=1 read=90%");
