@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs rwlocker's benchmark report: every scenario runs rwlocker's locks and
-# the std / parking_lot baselines in one process, interleaved, and checks
-# correctness while it measures. Prints a table per scenario and writes
-# report.json and report.svg to --out (default: bench-report/ in the current
-# directory).
+# the std / parking_lot (0.12 and 0.13) / tokio / async-lock baselines in one
+# process, interleaved, and checks correctness while it measures. Prints a
+# table per scenario and writes report.json and report.svg to --out (default:
+# bench-report/ in the current directory). A complete run (not --smoke or
+# --only) also rewrites the tables of docs/BENCHMARKS.md between its
+# <!-- bench:start --> and <!-- bench:end --> markers (--no-docs: leave it).
 #
-#   scripts/bench.sh                 # quick mode, about two minutes on 2 cores
+#   scripts/bench.sh                 # quick mode, about four minutes on 2 cores
 #   scripts/bench.sh --full          # everything, more trials
 #   scripts/bench.sh --smoke         # seconds: checks that the harness works
 #   scripts/bench.sh --only B1 B5    # some scenarios (--list shows them)

@@ -26,6 +26,8 @@ fn colour(family: Family, kind: LockKind) -> RGBColor {
         (Family::Std, LockKind::Mutex) => RGBColor(175, 175, 175),
         (Family::ParkingLot, LockKind::RwLock) => RGBColor(230, 120, 20),
         (Family::ParkingLot, LockKind::Mutex) => RGBColor(245, 180, 110),
+        (Family::ParkingLot013, LockKind::RwLock) => RGBColor(214, 39, 40),
+        (Family::ParkingLot013, LockKind::Mutex) => RGBColor(240, 150, 150),
         (Family::Tokio, LockKind::RwLock) => RGBColor(44, 160, 44),
         (Family::Tokio, LockKind::Mutex) => RGBColor(150, 210, 140),
         (Family::AsyncLock, LockKind::RwLock) => RGBColor(148, 103, 189),

@@ -47,7 +47,7 @@ pub use condvars::{
     AsyncCondvarVisit, CondvarContender, CondvarVisit,
 };
 
-use rwlocker::{PhaseFair, ReaderPreferring, WriterPreferring};
+use rwlocker::{Exclusive, PhaseFair, ReaderPreferring, Strict, WriterPreferring};
 use serde::Serialize;
 
 /// Who made the lock: rwlocker, or one of the baselines.
@@ -58,8 +58,12 @@ pub enum Family {
     Rwlocker,
     /// The standard library.
     Std,
-    /// The `parking_lot` crate.
+    /// The `parking_lot` crate, release 0.12.
     ParkingLot,
+    /// The `parking_lot` crate, release 0.13 (it dropped 0.12's bound on
+    /// how long arrivals may barge ahead of a queued waiter).
+    #[serde(rename = "parking_lot_013")]
+    ParkingLot013,
     /// The `tokio` crate (`tokio::sync`).
     Tokio,
     /// The `async-lock` crate.
@@ -87,6 +91,11 @@ pub struct ContenderInfo {
     pub family: Family,
     /// Reader-writer lock or mutex.
     pub kind: LockKind,
+    /// Whether this is rwlocker's exact hand-off mode (`Strict<P>`). Such
+    /// contenders run only in the scenarios whose bench opts in with
+    /// `both_modes` (the contention-sensitive ones); elsewhere the two
+    /// modes would measure the same uncontended code.
+    pub strict: bool,
 }
 
 /// Sizes of a lock and its guards, in bytes (scenario B14).
@@ -144,10 +153,16 @@ pub fn visit_all(v: &mut impl Visit) {
     v.visit::<rwlocker::RwLock<u64, WriterPreferring>>();
     v.visit::<rwlocker::RwLock<u64, PhaseFair>>();
     v.visit::<rwlocker::Mutex<u64>>();
+    v.visit::<rwlocker::RwLock<u64, Strict<ReaderPreferring>>>();
+    v.visit::<rwlocker::RwLock<u64, Strict<WriterPreferring>>>();
+    v.visit::<rwlocker::RwLock<u64, Strict<PhaseFair>>>();
+    v.visit::<rwlocker::RwLock<u64, Strict<Exclusive>>>();
     v.visit::<std::sync::RwLock<u64>>();
     v.visit::<std::sync::Mutex<u64>>();
     v.visit::<parking_lot::RwLock<u64>>();
     v.visit::<parking_lot::Mutex<u64>>();
+    v.visit::<parking_lot_013::RwLock<u64>>();
+    v.visit::<parking_lot_013::Mutex<u64>>();
 }
 
 infos_fn!(
@@ -171,8 +186,11 @@ pub struct Baseline {
 impl Baseline {
     /// std's lock of the same kind.
     pub const STD: Baseline = Baseline { label: "std", rwlock: "std-rwlock", mutex: "std-mutex" };
-    /// parking_lot's lock of the same kind.
+    /// parking_lot 0.12's lock of the same kind.
     pub const PARKING_LOT: Baseline = Baseline { label: "parking_lot", rwlock: "pl-rwlock", mutex: "pl-mutex" };
+    /// parking_lot 0.13's lock of the same kind.
+    pub const PARKING_LOT_013: Baseline =
+        Baseline { label: "parking_lot 0.13", rwlock: "pl013-rwlock", mutex: "pl013-mutex" };
     /// tokio's lock of the same kind.
     pub const TOKIO: Baseline = Baseline { label: "tokio", rwlock: "tokio-rwlock", mutex: "tokio-mutex" };
     /// async-lock's lock of the same kind.
@@ -180,8 +198,11 @@ impl Baseline {
     /// std `Condvar` + `Mutex`, for every contender (std has no condvar for
     /// an `RwLock`).
     pub const STD_CONDVAR: Baseline = Baseline { label: "std", rwlock: "std-condvar", mutex: "std-condvar" };
-    /// parking_lot `Condvar` + `Mutex`, for every contender.
+    /// parking_lot 0.12 `Condvar` + `Mutex`, for every contender.
     pub const PL_CONDVAR: Baseline = Baseline { label: "parking_lot", rwlock: "pl-condvar", mutex: "pl-condvar" };
+    /// parking_lot 0.13 `Condvar` + `Mutex`, for every contender.
+    pub const PL013_CONDVAR: Baseline =
+        Baseline { label: "parking_lot 0.13", rwlock: "pl013-condvar", mutex: "pl013-condvar" };
     /// tokio `Mutex` + `Notify` (the exclusive async condition), for every
     /// contender.
     pub const TOKIO_MUTEX_NOTIFY: Baseline =
@@ -203,8 +224,13 @@ impl Baseline {
 macro_rules! rwlocker_contender {
     ($ty:ty, $id:literal, $name:literal, $kind:ident) => {
         impl Contender for $ty {
-            const INFO: ContenderInfo =
-                ContenderInfo { id: $id, name: $name, family: Family::Rwlocker, kind: LockKind::$kind };
+            const INFO: ContenderInfo = ContenderInfo {
+                id: $id,
+                name: $name,
+                family: Family::Rwlocker,
+                kind: LockKind::$kind,
+                strict: <<$ty as UnitOf>::P as rwlocker::Policy>::STRICT,
+            };
 
             #[inline]
             fn new(value: u64) -> Self {
@@ -266,6 +292,20 @@ rwlocker_contender!(rwlocker::RwLock<u64, ReaderPreferring>, "rwlocker-rp", "rwl
 rwlocker_contender!(rwlocker::RwLock<u64, WriterPreferring>, "rwlocker-wp", "rwlocker WriterPref", RwLock);
 rwlocker_contender!(rwlocker::RwLock<u64, PhaseFair>, "rwlocker-pf", "rwlocker PhaseFair", RwLock);
 rwlocker_contender!(rwlocker::Mutex<u64>, "rwlocker-mutex", "rwlocker Mutex", Mutex);
+rwlocker_contender!(
+    rwlocker::RwLock<u64, Strict<ReaderPreferring>>,
+    "rwlocker-strict-rp",
+    "rwlocker Strict<ReaderPref>",
+    RwLock
+);
+rwlocker_contender!(
+    rwlocker::RwLock<u64, Strict<WriterPreferring>>,
+    "rwlocker-strict-wp",
+    "rwlocker Strict<WriterPref>",
+    RwLock
+);
+rwlocker_contender!(rwlocker::RwLock<u64, Strict<PhaseFair>>, "rwlocker-strict-pf", "rwlocker Strict<PhaseFair>", RwLock);
+rwlocker_contender!(rwlocker::RwLock<u64, Strict<Exclusive>>, "rwlocker-strict-mutex", "rwlocker Strict<Exclusive>", Mutex);
 
 // ---------------------------------------------------------------------------
 // std
@@ -282,8 +322,13 @@ fn std_try<G>(r: Result<G, TryLockError<G>>) -> Option<G> {
 }
 
 impl Contender for std::sync::RwLock<u64> {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "std-rwlock", name: "std RwLock", family: Family::Std, kind: LockKind::RwLock };
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "std-rwlock",
+        name: "std RwLock",
+        family: Family::Std,
+        kind: LockKind::RwLock,
+        strict: false,
+    };
 
     #[inline]
     fn new(value: u64) -> Self {
@@ -327,7 +372,7 @@ impl Contender for std::sync::RwLock<u64> {
 
 impl Contender for std::sync::Mutex<u64> {
     const INFO: ContenderInfo =
-        ContenderInfo { id: "std-mutex", name: "std Mutex", family: Family::Std, kind: LockKind::Mutex };
+        ContenderInfo { id: "std-mutex", name: "std Mutex", family: Family::Std, kind: LockKind::Mutex, strict: false };
 
     #[inline]
     fn new(value: u64) -> Self {
@@ -370,91 +415,120 @@ impl Contender for std::sync::Mutex<u64> {
 // parking_lot
 // ---------------------------------------------------------------------------
 
-impl Contender for parking_lot::RwLock<u64> {
-    const INFO: ContenderInfo = ContenderInfo {
-        id: "pl-rwlock",
-        name: "parking_lot RwLock",
-        family: Family::ParkingLot,
-        kind: LockKind::RwLock,
+/// Implements [`Contender`] for one parking_lot release's `RwLock` and
+/// `Mutex` (`$pl` is the crate, under the name the bench depends on it by).
+macro_rules! parking_lot_contenders {
+    ($pl:ident, $family:ident, $rw_id:literal, $rw_name:literal, $mutex_id:literal, $mutex_name:literal) => {
+        impl Contender for $pl::RwLock<u64> {
+            const INFO: ContenderInfo = ContenderInfo {
+                id: $rw_id,
+                name: $rw_name,
+                family: Family::$family,
+                kind: LockKind::RwLock,
+                strict: false,
+            };
+
+            #[inline]
+            fn new(value: u64) -> Self {
+                $pl::RwLock::new(value)
+            }
+            #[inline]
+            fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+                f(&self.read())
+            }
+            #[inline]
+            fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+                f(&mut self.write())
+            }
+            #[inline]
+            fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R> {
+                self.try_read().map(|g| f(&g))
+            }
+            #[inline]
+            fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R> {
+                self.try_write().map(|mut g| f(&mut g))
+            }
+            #[inline]
+            fn write_downgrade<R>(&self, w: impl FnOnce(&mut u64), r: impl FnOnce(&u64) -> R) -> Option<R> {
+                let mut g = self.write();
+                w(&mut g);
+                let g = $pl::RwLockWriteGuard::downgrade(g);
+                Some(r(&g))
+            }
+            fn into_inner(self) -> u64 {
+                $pl::RwLock::into_inner(self)
+            }
+            fn sizes() -> Sizes {
+                Sizes {
+                    lock_unit: size_of::<$pl::RwLock<()>>(),
+                    lock_u64: size_of::<Self>(),
+                    read_guard: size_of::<$pl::RwLockReadGuard<'static, ()>>(),
+                    write_guard: size_of::<$pl::RwLockWriteGuard<'static, ()>>(),
+                }
+            }
+        }
+
+        impl Contender for $pl::Mutex<u64> {
+            const INFO: ContenderInfo = ContenderInfo {
+                id: $mutex_id,
+                name: $mutex_name,
+                family: Family::$family,
+                kind: LockKind::Mutex,
+                strict: false,
+            };
+
+            #[inline]
+            fn new(value: u64) -> Self {
+                $pl::Mutex::new(value)
+            }
+            #[inline]
+            fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
+                f(&self.lock())
+            }
+            #[inline]
+            fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+                f(&mut self.lock())
+            }
+            #[inline]
+            fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R> {
+                self.try_lock().map(|g| f(&g))
+            }
+            #[inline]
+            fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R> {
+                self.try_lock().map(|mut g| f(&mut g))
+            }
+            fn write_downgrade<R>(&self, _: impl FnOnce(&mut u64), _: impl FnOnce(&u64) -> R) -> Option<R> {
+                None
+            }
+            fn into_inner(self) -> u64 {
+                $pl::Mutex::into_inner(self)
+            }
+            fn sizes() -> Sizes {
+                let guard = size_of::<$pl::MutexGuard<'static, ()>>();
+                Sizes {
+                    lock_unit: size_of::<$pl::Mutex<()>>(),
+                    lock_u64: size_of::<Self>(),
+                    read_guard: guard,
+                    write_guard: guard,
+                }
+            }
+        }
     };
-
-    #[inline]
-    fn new(value: u64) -> Self {
-        parking_lot::RwLock::new(value)
-    }
-    #[inline]
-    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
-        f(&self.read())
-    }
-    #[inline]
-    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        f(&mut self.write())
-    }
-    #[inline]
-    fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R> {
-        self.try_read().map(|g| f(&g))
-    }
-    #[inline]
-    fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R> {
-        self.try_write().map(|mut g| f(&mut g))
-    }
-    #[inline]
-    fn write_downgrade<R>(&self, w: impl FnOnce(&mut u64), r: impl FnOnce(&u64) -> R) -> Option<R> {
-        let mut g = self.write();
-        w(&mut g);
-        let g = parking_lot::RwLockWriteGuard::downgrade(g);
-        Some(r(&g))
-    }
-    fn into_inner(self) -> u64 {
-        parking_lot::RwLock::into_inner(self)
-    }
-    fn sizes() -> Sizes {
-        Sizes {
-            lock_unit: size_of::<parking_lot::RwLock<()>>(),
-            lock_u64: size_of::<Self>(),
-            read_guard: size_of::<parking_lot::RwLockReadGuard<'static, ()>>(),
-            write_guard: size_of::<parking_lot::RwLockWriteGuard<'static, ()>>(),
-        }
-    }
 }
 
-impl Contender for parking_lot::Mutex<u64> {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "pl-mutex", name: "parking_lot Mutex", family: Family::ParkingLot, kind: LockKind::Mutex };
-
-    #[inline]
-    fn new(value: u64) -> Self {
-        parking_lot::Mutex::new(value)
-    }
-    #[inline]
-    fn read<R>(&self, f: impl FnOnce(&u64) -> R) -> R {
-        f(&self.lock())
-    }
-    #[inline]
-    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        f(&mut self.lock())
-    }
-    #[inline]
-    fn try_read<R>(&self, f: impl FnOnce(&u64) -> R) -> Option<R> {
-        self.try_lock().map(|g| f(&g))
-    }
-    #[inline]
-    fn try_write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> Option<R> {
-        self.try_lock().map(|mut g| f(&mut g))
-    }
-    fn write_downgrade<R>(&self, _: impl FnOnce(&mut u64), _: impl FnOnce(&u64) -> R) -> Option<R> {
-        None
-    }
-    fn into_inner(self) -> u64 {
-        parking_lot::Mutex::into_inner(self)
-    }
-    fn sizes() -> Sizes {
-        let guard = size_of::<parking_lot::MutexGuard<'static, ()>>();
-        Sizes {
-            lock_unit: size_of::<parking_lot::Mutex<()>>(),
-            lock_u64: size_of::<Self>(),
-            read_guard: guard,
-            write_guard: guard,
-        }
-    }
-}
+parking_lot_contenders!(
+    parking_lot,
+    ParkingLot,
+    "pl-rwlock",
+    "parking_lot 0.12 RwLock",
+    "pl-mutex",
+    "parking_lot 0.12 Mutex"
+);
+parking_lot_contenders!(
+    parking_lot_013,
+    ParkingLot013,
+    "pl013-rwlock",
+    "parking_lot 0.13 RwLock",
+    "pl013-mutex",
+    "parking_lot 0.13 Mutex"
+);

@@ -28,7 +28,7 @@ pub enum Mode {
     /// The smallest configuration: proves the harness works, numbers mean
     /// little (used by the test suite).
     Smoke,
-    /// The default: about two minutes on 2 cores.
+    /// The default: about four minutes on 2 cores.
     Quick,
     /// Everything, with more trials and larger grids.
     Full,
@@ -118,6 +118,12 @@ pub trait Bench: Sync {
         let _ = c;
         true
     }
+    /// Whether rwlocker's `Strict<P>` contenders run too, beside the
+    /// default mode (the contention-sensitive scenarios say yes; elsewhere
+    /// both modes run the same uncontended code).
+    fn both_modes(&self) -> bool {
+        false
+    }
     /// Runs the case once for contender `C`, asserting correctness (panics
     /// if the lock misbehaved), and returns the measured metrics.
     fn run<C: Contender>(&self, phase: Phase) -> Sample;
@@ -130,6 +136,12 @@ pub trait AsyncBench: Sync {
     fn applies(&self, c: &ContenderInfo) -> bool {
         let _ = c;
         true
+    }
+    /// Whether rwlocker's `Strict<P>` contenders run too, beside the
+    /// default mode (the contention-sensitive scenarios say yes; elsewhere
+    /// both modes run the same uncontended code).
+    fn both_modes(&self) -> bool {
+        false
     }
     /// Runs the case once for async contender `C` (building whatever
     /// runtime it needs), asserting correctness, and returns the metrics.
@@ -144,6 +156,12 @@ pub trait CondvarBench: Sync {
         let _ = c;
         true
     }
+    /// Whether rwlocker's `Strict<P>` contenders run too, beside the
+    /// default mode (the contention-sensitive scenarios say yes; elsewhere
+    /// both modes run the same uncontended code).
+    fn both_modes(&self) -> bool {
+        false
+    }
     /// Runs the case once for `C`, asserting correctness.
     fn run<C: CondvarContender>(&self, phase: Phase) -> Sample;
 }
@@ -155,6 +173,12 @@ pub trait AsyncCondvarBench: Sync {
     fn applies(&self, c: &ContenderInfo) -> bool {
         let _ = c;
         true
+    }
+    /// Whether rwlocker's `Strict<P>` contenders run too, beside the
+    /// default mode (the contention-sensitive scenarios say yes; elsewhere
+    /// both modes run the same uncontended code).
+    fn both_modes(&self) -> bool {
+        false
     }
     /// Runs the case once for `C`, asserting correctness.
     fn run<C: AsyncCondvarContender>(&self, phase: Phase) -> Sample;
@@ -276,6 +300,9 @@ pub struct ScenarioReport {
     pub notes: Vec<String>,
     /// Charts for the SVG.
     pub headlines: Vec<Headline>,
+    /// Further tables of the scenario, each with its own columns, primary
+    /// metric and rows (B4's fixed-time cases); printed after the main one.
+    pub parts: Vec<ScenarioReport>,
     /// Seconds the scenario took.
     pub wall_s: f64,
 }
@@ -289,18 +316,23 @@ impl ScenarioReport {
             about,
             primary: None,
             lower_is_better: true,
-            baselines: vec![Baseline::STD, Baseline::PARKING_LOT],
+            baselines: vec![Baseline::STD, Baseline::PARKING_LOT, Baseline::PARKING_LOT_013],
             columns: Vec::new(),
             rows: Vec::new(),
             notes: Vec::new(),
             headlines: Vec::new(),
+            parts: Vec::new(),
             wall_s: 0.0,
         }
     }
 
     /// Fills in the ratio of each row's primary metric to each of
-    /// [`baselines`](Self::baselines) in the same case (where it ran).
+    /// [`baselines`](Self::baselines) in the same case (where it ran), in
+    /// this table and its [`parts`](Self::parts).
     pub fn compute_ratios(&mut self) {
+        for part in &mut self.parts {
+            part.compute_ratios();
+        }
         let Some(primary) = self.primary else { return };
         let medians: BTreeMap<(String, &str), f64> =
             self.rows.iter().filter_map(|r| r.median(primary).map(|m| ((r.case.clone(), r.contender.id), m))).collect();
@@ -354,7 +386,8 @@ pub struct Ctx {
 }
 
 /// The body of every `run_*_case_with`: collect the contenders of one
-/// family that `bench` applies to (through the family's visitor), then run
+/// family that `bench` applies to (through the family's visitor; the
+/// `Strict<P>` ones only where the bench wants both modes), then run
 /// them. The families differ only in the four names passed in.
 macro_rules! collect_and_run {
     ($this:ident, $case:ident, $bench:ident, $plan:ident, $Bench:ident, $Visit:ident, $Contender:ident, $visit_all:ident) => {{
@@ -364,7 +397,7 @@ macro_rules! collect_and_run {
         }
         impl<'b, B: $Bench> $Visit for Collect<'b, B> {
             fn visit<C: $Contender>(&mut self) {
-                if self.bench.applies(&C::INFO) {
+                if self.bench.applies(&C::INFO) && (!C::INFO.strict || self.bench.both_modes()) {
                     let bench = self.bench;
                     self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
                 }
@@ -811,13 +844,16 @@ mod tests {
         let mut ctx = Ctx::new(cfg, ProgressBar::hidden());
         ctx.set_counting(true);
         assert!(ctx.run_case_with("c", &Record, TrialPlan { warmup: 1, trials: 2 }).is_empty());
-        let n = contenders::all_infos().len();
+        // Record runs the default mode only: no Strict<P> contender.
+        let defaults: Vec<ContenderInfo> = contenders::all_infos().into_iter().filter(|c| !c.strict).collect();
+        assert!(defaults.len() < contenders::all_infos().len(), "the registry has Strict<P> contenders");
+        let n = defaults.len();
         assert_eq!(ctx.set_counting(false), 3 * n as u64);
         assert!(ORDER.lock().unwrap().is_empty(), "the counting pass must not run anything");
 
         let rows = ctx.run_case_with("c", &Record, TrialPlan { warmup: 1, trials: 2 });
         let order = ORDER.lock().unwrap().clone();
-        let ids: Vec<&str> = contenders::all_infos().iter().map(|c| c.id).collect();
+        let ids: Vec<&str> = defaults.iter().map(|c| c.id).collect();
         assert_eq!(order.len(), 3 * n);
         for round in 0..3 {
             // Round k starts with contender k and visits every contender once.

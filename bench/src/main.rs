@@ -1,6 +1,6 @@
 //! `rwlocker-bench`: the benchmark report of rwlocker (SPEC §7).
 //!
-//! Runs every scenario with rwlocker's locks and the std / parking_lot /
+//! Runs every scenario with rwlocker's locks and the std / parking_lot (0.12 and 0.13) /
 //! tokio / async-lock baselines in one process, interleaved, prints a table per scenario with
 //! ratios to the baselines, and writes `report.json` and `report.svg` to
 //! the output folder. `scripts/bench.sh` runs it in release mode.
@@ -12,7 +12,7 @@ mod ops;
 mod report;
 mod scenarios;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -29,7 +29,7 @@ use harness::{Config, Ctx, Mode, ScenarioReport};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Run the quick configuration (the default): about two minutes on 2 cores.
+    /// Run the quick configuration (the default): about four minutes on 2 cores.
     #[arg(long)]
     quick: bool,
     /// Run everything: more trials, larger grids, all mutexes in B5.
@@ -53,6 +53,10 @@ struct Cli {
     /// List the scenarios and contenders, then exit.
     #[arg(long)]
     list: bool,
+    /// Do not rewrite the tables in docs/BENCHMARKS.md (a full run of the
+    /// report, not --smoke or --only, rewrites them by default).
+    #[arg(long)]
+    no_docs: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,16 +108,17 @@ fn list() {
     }
     let lists = [
         ("blocking locks", contenders::all_infos()),
-        ("async locks (B2 async, B6, B13, B14)", contenders::all_async_infos()),
+        ("async locks (B2 async, B6, B13, B14, B15)", contenders::all_async_infos()),
         ("condition variables (B10, B11, B14)", contenders::all_condvar_infos()),
         ("async conditions (B11, B14)", contenders::all_async_condvar_infos()),
     ];
     for (what, infos) in lists {
         println!("contenders, {what}:");
         for c in infos {
-            println!("  {:<24} {}", c.id, c.name);
+            println!("  {:<28} {}", c.id, c.name);
         }
     }
+    println!("(the Strict<P> contenders run in the scenarios that compare both modes: B4, B7, B8, B9, B12, B15)");
 }
 
 fn run(cli: &Cli) -> Result<(), String> {
@@ -206,6 +211,16 @@ fn run(cli: &Cli) -> Result<(), String> {
     std::fs::write(&svg_path, svg).map_err(|e| format!("cannot write {}: {e}", svg_path.display()))?;
 
     println!("\ndone in {wall_s:.1} s; wrote {} and {}", json_path.display(), svg_path.display());
+    // A complete run regenerates the tables of the benchmark page, between
+    // its markers; a document without them (or no document) is left alone.
+    if mode != Mode::Smoke && cli.only.is_empty() && !cli.no_docs {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("docs").join("BENCHMARKS.md");
+        match report::update_docs(&docs, &report::markdown(&doc)) {
+            Ok(true) => println!("rewrote the tables of {}", docs.display()),
+            Ok(false) => {}
+            Err(e) => eprintln!("rwlocker-bench: cannot update {}: {e}", docs.display()),
+        }
+    }
     if let Some(steal) = steal_ticks_during {
         if steal > 0 {
             println!("note: the hypervisor stole {steal} ticks during the run (noisy host)");

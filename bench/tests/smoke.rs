@@ -45,11 +45,11 @@ fn smoke_run_writes_a_complete_report() {
 
     let scenarios = json["scenarios"].as_array().unwrap();
     let ids: Vec<&str> = scenarios.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14"]);
-    const BLOCKING: &[&str] = &["rwlocker-pf", "std-rwlock", "pl-rwlock"];
+    assert_eq!(ids, ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14", "B15"]);
+    const BLOCKING: &[&str] = &["rwlocker-pf", "std-rwlock", "pl-rwlock", "pl013-rwlock"];
     const ASYNC: &[&str] = &["rwlocker-async-pf", "tokio-rwlock", "al-rwlock"];
     const ASYNC_MUTEXES: &[&str] = &["rwlocker-async-mutex", "tokio-mutex", "al-mutex"];
-    const CONDVARS: &[&str] = &["rwlocker-pf-cv", "std-condvar", "pl-condvar"];
+    const CONDVARS: &[&str] = &["rwlocker-pf-cv", "std-condvar", "pl-condvar", "pl013-condvar"];
     const ASYNC_CONDVARS: &[&str] = &["rwlocker-async-pf-cv", "tokio-rwlock-notify", "tokio-mutex-notify"];
     for s in scenarios {
         let id = s["id"].as_str().unwrap();
@@ -74,16 +74,50 @@ fn smoke_run_writes_a_complete_report() {
                     ("rwlocker-async-mutex", "tokio"),
                 ],
             ),
-            "B10" => (CONDVARS.to_vec(), &[("rwlocker-pf-cv", "std"), ("rwlocker-pf-cv", "parking_lot")]),
+            "B10" => (
+                CONDVARS.to_vec(),
+                &[("rwlocker-pf-cv", "std"), ("rwlocker-pf-cv", "parking_lot"), ("rwlocker-pf-cv", "parking_lot 0.13")],
+            ),
             "B11" => (
                 [CONDVARS, ASYNC_CONDVARS, &["rwlocker-mutex-cv", "rwlocker-async-mutex-cv"]].concat(),
                 &[("rwlocker-pf-cv", "std"), ("rwlocker-async-pf-cv", "tokio Mutex")],
             ),
             "B14" => ([BLOCKING, ASYNC].concat(), &[("rwlocker-pf", "std"), ("rwlocker-async-pf", "tokio")]),
-            _ => (BLOCKING.to_vec(), &[("rwlocker-pf", "std")]),
+            "B15" => (
+                [ASYNC, ASYNC_MUTEXES].concat(),
+                &[
+                    ("rwlocker-async-pf", "tokio"),
+                    ("rwlocker-async-pf", "async-lock"),
+                    ("rwlocker-async-strict-pf", "tokio"),
+                    ("rwlocker-async-mutex", "async-lock"),
+                    ("rwlocker-async-strict-mutex", "tokio"),
+                ],
+            ),
+            _ => (BLOCKING.to_vec(), &[("rwlocker-pf", "std"), ("rwlocker-pf", "parking_lot 0.13")]),
         };
         for m in &must {
             assert!(contenders.contains(m), "{id} lacks {m}: {contenders:?}");
+        }
+        // The contention-sensitive scenarios run rwlocker's locks in both
+        // modes; the others in the default mode only.
+        let strict: Vec<&str> = rows
+            .iter()
+            .filter(|r| r["contender"]["strict"].as_bool().unwrap())
+            .map(|r| r["contender"]["id"].as_str().unwrap())
+            .collect();
+        match id {
+            "B4" | "B12" => {
+                for m in ["rwlocker-strict-pf", "rwlocker-strict-wp", "rwlocker-strict-rp", "rwlocker-strict-mutex"] {
+                    assert!(strict.contains(&m), "{id} lacks {m}: {contenders:?}");
+                }
+            }
+            "B7" | "B8" | "B9" => assert!(strict.contains(&"rwlocker-strict-pf"), "{id} lacks Strict<PhaseFair>"),
+            "B15" => {
+                for m in ["rwlocker-async-strict-pf", "rwlocker-async-strict-mutex"] {
+                    assert!(strict.contains(&m), "{id} lacks {m}: {contenders:?}");
+                }
+            }
+            _ => assert!(strict.is_empty(), "{id} runs Strict<P> contenders: {strict:?}"),
         }
         for row in rows {
             let metrics = row["metrics"].as_object().unwrap();
@@ -125,13 +159,34 @@ fn smoke_run_writes_a_complete_report() {
         assert_eq!(mutex["derived"]["speedup"].as_f64().unwrap(), 1.0, "the tokio Mutex is B6's baseline");
     }
 
-    // B9: phases are counted and the threads' shares are a Jain index.
+    // B9: phases are counted and the threads' shares are a spread and a
+    // Jain index (its cases are "<n> threads", n a multiple of the CPUs).
     let b9 = scenario("B9");
-    for who in BLOCKING {
-        let m = &row(&b9, "2 threads", who)["metrics"];
+    let first = b9[0]["case"].as_str().unwrap().to_string();
+    let n: f64 = first.strip_suffix(" threads").and_then(|n| n.parse().ok()).expect("a B9 case is '<n> threads'");
+    for who in [BLOCKING, &["rwlocker-strict-pf"]].concat() {
+        let m = &row(&b9, &first, who)["metrics"];
         assert!(m["ops_per_phase"]["median"].as_f64().unwrap() >= 1.0, "B9 {who}: a phase holds an operation");
         let j = m["jain"]["median"].as_f64().unwrap();
-        assert!((0.5..=1.0).contains(&j), "B9 {who}: Jain's index of 2 threads is {j}");
+        assert!((1.0 / n..=1.0).contains(&j), "B9 {who}: Jain's index of {n} threads is {j}");
+        assert!(m["spread"]["median"].as_f64().unwrap() >= 1.0, "B9 {who}: the busiest thread did the fewest ops");
+    }
+
+    // B4: a fixed-time part gives the threads' share spread, for both modes
+    // and every baseline, with throughput ratios to parking_lot 0.13.
+    let b4 = scenarios.iter().find(|s| s["id"] == "B4").unwrap();
+    let part = &b4["parts"][0];
+    assert_eq!(part["primary"], "m_ops_per_s");
+    let timed = part["rows"].as_array().unwrap();
+    for who in ["rwlocker-pf", "rwlocker-strict-pf", "rwlocker-mutex", "rwlocker-strict-mutex", "std-mutex"] {
+        let r = timed.iter().find(|r| r["contender"]["id"] == who).unwrap_or_else(|| panic!("B4 part lacks {who}"));
+        let spread = r["metrics"]["spread"]["median"].as_f64().unwrap();
+        assert!(spread >= 1.0, "B4 {who}: share spread {spread}");
+        assert!(r["metrics"]["m_ops_per_s"]["median"].as_f64().unwrap() > 0.0);
+        assert!(r["ratios"]["parking_lot 0.13"].as_f64().is_some(), "B4 part: {who} has no ratio to parking_lot 0.13");
+    }
+    for table in ["== B4 ", "-- B4 fixed time"] {
+        assert!(stdout.contains(table), "no {table} table on stdout");
     }
 
     // B10: read- and write-guard cases; the last waiter is back no earlier
@@ -162,6 +217,16 @@ fn smoke_run_writes_a_complete_report() {
     for who in [ASYNC, ASYNC_MUTEXES].concat() {
         let ops = row(&b13, "64 tasks", who)["metrics"]["k_ops_per_s"]["median"].as_f64().unwrap();
         assert!(ops > 0.0, "B13 {who}: no completed acquisition");
+    }
+
+    // B15: 4 and 64 tasks, both modes; every task acquired at least once.
+    let b15 = scenario("B15");
+    for case in ["4 tasks", "64 tasks"] {
+        for who in [ASYNC, ASYNC_MUTEXES, &["rwlocker-async-strict-pf"]].concat() {
+            let m = &row(&b15, case, who)["metrics"];
+            assert!(m["m_ops_per_s"]["median"].as_f64().unwrap() > 0.0, "B15 {case} {who}: no acquisition");
+            assert!(m["spread"]["median"].as_f64().unwrap() >= 1.0, "B15 {case} {who}: spread below 1");
+        }
     }
 
     // B14 sizes are exact.
@@ -198,10 +263,14 @@ fn ir_op_runs_every_applicable_operation() {
         "rwlocker-wp",
         "rwlocker-pf",
         "rwlocker-mutex",
+        "rwlocker-strict-pf",
+        "rwlocker-strict-mutex",
         "std-rwlock",
         "std-mutex",
         "pl-rwlock",
         "pl-mutex",
+        "pl013-rwlock",
+        "pl013-mutex",
     ];
     let ops = ["read", "write", "try-read-fail", "try-write-fail", "downgrade"];
     for id in ids {

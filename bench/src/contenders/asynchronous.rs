@@ -1,6 +1,7 @@
-//! The async locks that compete in B2 (async), B6 and B13: rwlocker's
-//! `AsyncRwLock` under each policy and `AsyncMutex`, tokio's `RwLock` and
-//! `Mutex`, async-lock's `RwLock` and `Mutex`.
+//! The async locks that compete in B2 (async), B6, B13 and B15: rwlocker's
+//! `AsyncRwLock` under each policy and `AsyncMutex` (each also in its
+//! `Strict<P>` mode, for the scenarios that compare both modes), tokio's
+//! `RwLock` and `Mutex`, async-lock's `RwLock` and `Mutex`.
 //!
 //! Unlike the blocking [`Contender`](super::Contender), an async contender
 //! hands out its guards (as associated types), because the scenarios await
@@ -10,7 +11,7 @@
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 
-use rwlocker::{AsyncMutex, AsyncRwLock, PhaseFair, ReaderPreferring, WriterPreferring};
+use rwlocker::{AsyncMutex, AsyncRwLock, Exclusive, PhaseFair, ReaderPreferring, Strict, WriterPreferring};
 use serde::Serialize;
 
 use super::{ContenderInfo, Family, LockKind};
@@ -81,6 +82,10 @@ pub fn visit_all_async(v: &mut impl AsyncVisit) {
     v.visit::<AsyncRwLock<u64, WriterPreferring>>();
     v.visit::<AsyncRwLock<u64, PhaseFair>>();
     v.visit::<AsyncMutex<u64>>();
+    v.visit::<AsyncRwLock<u64, Strict<ReaderPreferring>>>();
+    v.visit::<AsyncRwLock<u64, Strict<WriterPreferring>>>();
+    v.visit::<AsyncRwLock<u64, Strict<PhaseFair>>>();
+    v.visit::<AsyncRwLock<u64, Strict<Exclusive>>>();
     v.visit::<tokio::sync::RwLock<u64>>();
     v.visit::<tokio::sync::Mutex<u64>>();
     v.visit::<async_lock::RwLock<u64>>();
@@ -99,8 +104,13 @@ infos_fn!(
 macro_rules! rwlocker_async {
     ($p:ty, $id:literal, $name:literal, $kind:ident) => {
         impl AsyncContender for AsyncRwLock<u64, $p> {
-            const INFO: ContenderInfo =
-                ContenderInfo { id: $id, name: $name, family: Family::Rwlocker, kind: LockKind::$kind };
+            const INFO: ContenderInfo = ContenderInfo {
+                id: $id,
+                name: $name,
+                family: Family::Rwlocker,
+                kind: LockKind::$kind,
+                strict: <$p as rwlocker::Policy>::STRICT,
+            };
             type Read<'a> = rwlocker::AsyncRwLockReadGuard<'a, u64, $p>;
             type Write<'a> = rwlocker::AsyncRwLockWriteGuard<'a, u64, $p>;
 
@@ -148,15 +158,24 @@ macro_rules! rwlocker_async {
 rwlocker_async!(ReaderPreferring, "rwlocker-async-rp", "rwlocker async ReaderPref", RwLock);
 rwlocker_async!(WriterPreferring, "rwlocker-async-wp", "rwlocker async WriterPref", RwLock);
 rwlocker_async!(PhaseFair, "rwlocker-async-pf", "rwlocker async PhaseFair", RwLock);
-rwlocker_async!(rwlocker::Exclusive, "rwlocker-async-mutex", "rwlocker AsyncMutex", Mutex);
+rwlocker_async!(Exclusive, "rwlocker-async-mutex", "rwlocker AsyncMutex", Mutex);
+rwlocker_async!(Strict<ReaderPreferring>, "rwlocker-async-strict-rp", "rwlocker async Strict<ReaderPref>", RwLock);
+rwlocker_async!(Strict<WriterPreferring>, "rwlocker-async-strict-wp", "rwlocker async Strict<WriterPref>", RwLock);
+rwlocker_async!(Strict<PhaseFair>, "rwlocker-async-strict-pf", "rwlocker async Strict<PhaseFair>", RwLock);
+rwlocker_async!(Strict<Exclusive>, "rwlocker-async-strict-mutex", "rwlocker async Strict<Exclusive>", Mutex);
 
 // ---------------------------------------------------------------------------
 // tokio
 // ---------------------------------------------------------------------------
 
 impl AsyncContender for tokio::sync::RwLock<u64> {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "tokio-rwlock", name: "tokio RwLock", family: Family::Tokio, kind: LockKind::RwLock };
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "tokio-rwlock",
+        name: "tokio RwLock",
+        family: Family::Tokio,
+        kind: LockKind::RwLock,
+        strict: false,
+    };
     type Read<'a> = tokio::sync::RwLockReadGuard<'a, u64>;
     type Write<'a> = tokio::sync::RwLockWriteGuard<'a, u64>;
 
@@ -201,8 +220,13 @@ impl AsyncContender for tokio::sync::RwLock<u64> {
 }
 
 impl AsyncContender for tokio::sync::Mutex<u64> {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "tokio-mutex", name: "tokio Mutex", family: Family::Tokio, kind: LockKind::Mutex };
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "tokio-mutex",
+        name: "tokio Mutex",
+        family: Family::Tokio,
+        kind: LockKind::Mutex,
+        strict: false,
+    };
     type Read<'a> = tokio::sync::MutexGuard<'a, u64>;
     type Write<'a> = tokio::sync::MutexGuard<'a, u64>;
 
@@ -249,8 +273,13 @@ impl AsyncContender for tokio::sync::Mutex<u64> {
 // ---------------------------------------------------------------------------
 
 impl AsyncContender for async_lock::RwLock<u64> {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "al-rwlock", name: "async-lock RwLock", family: Family::AsyncLock, kind: LockKind::RwLock };
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "al-rwlock",
+        name: "async-lock RwLock",
+        family: Family::AsyncLock,
+        kind: LockKind::RwLock,
+        strict: false,
+    };
     type Read<'a> = async_lock::RwLockReadGuard<'a, u64>;
     type Write<'a> = async_lock::RwLockWriteGuard<'a, u64>;
 
@@ -290,8 +319,13 @@ impl AsyncContender for async_lock::RwLock<u64> {
 }
 
 impl AsyncContender for async_lock::Mutex<u64> {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "al-mutex", name: "async-lock Mutex", family: Family::AsyncLock, kind: LockKind::Mutex };
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "al-mutex",
+        name: "async-lock Mutex",
+        family: Family::AsyncLock,
+        kind: LockKind::Mutex,
+        strict: false,
+    };
     type Read<'a> = async_lock::MutexGuard<'a, u64>;
     type Write<'a> = async_lock::MutexGuard<'a, u64>;
 

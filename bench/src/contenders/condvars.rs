@@ -2,8 +2,8 @@
 //!
 //! * Blocking ([`CondvarContender`]): rwlocker's `RwCondvar` with an
 //!   `RwLock` under each policy (waiting with read or write guards) and
-//!   with `rwlocker::Mutex`; std `Condvar` + `Mutex` and parking_lot
-//!   `Condvar` + `Mutex`. std and parking_lot have no condition variable
+//!   with `rwlocker::Mutex`; std `Condvar` + `Mutex` and parking_lot's
+//!   (0.12 and 0.13) `Condvar` + `Mutex`. std and parking_lot have no condition variable
 //!   for a reader-writer lock, so their "read" waiters hold the mutex.
 //! * Async ([`AsyncCondvarContender`]): rwlocker's `AsyncRwCondvar` with an
 //!   `AsyncRwLock` under each policy; tokio has no condition variable, so
@@ -75,6 +75,7 @@ pub fn visit_all_condvars(v: &mut impl CondvarVisit) {
     v.visit::<RwCv<Exclusive>>();
     v.visit::<StdCv>();
     v.visit::<PlCv>();
+    v.visit::<Pl013Cv>();
 }
 
 infos_fn!(
@@ -98,9 +99,14 @@ macro_rules! cv_info {
     ($p:ty, $id:literal, $name:literal, $aid:literal, $aname:literal, $kind:ident) => {
         impl CvInfo for $p {
             const INFO: ContenderInfo =
-                ContenderInfo { id: $id, name: $name, family: Family::Rwlocker, kind: LockKind::$kind };
-            const ASYNC_INFO: ContenderInfo =
-                ContenderInfo { id: $aid, name: $aname, family: Family::Rwlocker, kind: LockKind::$kind };
+                ContenderInfo { id: $id, name: $name, family: Family::Rwlocker, kind: LockKind::$kind, strict: false };
+            const ASYNC_INFO: ContenderInfo = ContenderInfo {
+                id: $aid,
+                name: $aname,
+                family: Family::Rwlocker,
+                kind: LockKind::$kind,
+                strict: false,
+            };
         }
     };
 }
@@ -194,8 +200,13 @@ pub struct StdCv {
 }
 
 impl CondvarContender for StdCv {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "std-condvar", name: "std Condvar+Mutex", family: Family::Std, kind: LockKind::Mutex };
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "std-condvar",
+        name: "std Condvar+Mutex",
+        family: Family::Std,
+        kind: LockKind::Mutex,
+        strict: false,
+    };
 
     fn new(value: u64) -> Self {
         StdCv { lock: std::sync::Mutex::new(value), cv: std::sync::Condvar::new() }
@@ -237,59 +248,78 @@ impl CondvarContender for StdCv {
     }
 }
 
-/// parking_lot `Condvar` + `Mutex<u64>`.
-pub struct PlCv {
-    lock: parking_lot::Mutex<u64>,
-    cv: parking_lot::Condvar,
-}
+/// Defines a parking_lot `Condvar` + `Mutex<u64>` pair for one parking_lot
+/// release (`$pl` is the crate, under the name the bench depends on it by).
+macro_rules! parking_lot_condvar {
+    ($(#[$m:meta])* $name:ident, $pl:ident, $family:ident, $id:literal, $label:literal) => {
+        $(#[$m])*
+        pub struct $name {
+            lock: $pl::Mutex<u64>,
+            cv: $pl::Condvar,
+        }
 
-impl CondvarContender for PlCv {
-    const INFO: ContenderInfo = ContenderInfo {
-        id: "pl-condvar",
-        name: "parking_lot Condvar+Mutex",
-        family: Family::ParkingLot,
-        kind: LockKind::Mutex,
+        impl CondvarContender for $name {
+            const INFO: ContenderInfo =
+                ContenderInfo { id: $id, name: $label, family: Family::$family, kind: LockKind::Mutex, strict: false };
+
+            fn new(value: u64) -> Self {
+                $name { lock: $pl::Mutex::new(value), cv: $pl::Condvar::new() }
+            }
+            #[inline]
+            fn read_wait_while<R>(
+                &self,
+                locked: impl FnOnce(&u64),
+                condition: impl FnMut(&u64) -> bool,
+                then: impl FnOnce(&u64) -> R,
+            ) -> R {
+                self.write_wait_while(|v| locked(v), condition, |v| then(v))
+            }
+            #[inline]
+            fn write_wait_while<R>(
+                &self,
+                locked: impl FnOnce(&mut u64),
+                mut condition: impl FnMut(&u64) -> bool,
+                then: impl FnOnce(&mut u64) -> R,
+            ) -> R {
+                let mut g = self.lock.lock();
+                locked(&mut g);
+                self.cv.wait_while(&mut g, |v| condition(v));
+                then(&mut g)
+            }
+            #[inline]
+            fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
+                f(&mut self.lock.lock())
+            }
+            #[inline]
+            fn notify_all(&self) {
+                self.cv.notify_all();
+            }
+            fn into_inner(self) -> u64 {
+                self.lock.into_inner()
+            }
+            fn condvar_size() -> usize {
+                size_of::<$pl::Condvar>()
+            }
+        }
     };
-
-    fn new(value: u64) -> Self {
-        PlCv { lock: parking_lot::Mutex::new(value), cv: parking_lot::Condvar::new() }
-    }
-    #[inline]
-    fn read_wait_while<R>(
-        &self,
-        locked: impl FnOnce(&u64),
-        condition: impl FnMut(&u64) -> bool,
-        then: impl FnOnce(&u64) -> R,
-    ) -> R {
-        self.write_wait_while(|v| locked(v), condition, |v| then(v))
-    }
-    #[inline]
-    fn write_wait_while<R>(
-        &self,
-        locked: impl FnOnce(&mut u64),
-        mut condition: impl FnMut(&u64) -> bool,
-        then: impl FnOnce(&mut u64) -> R,
-    ) -> R {
-        let mut g = self.lock.lock();
-        locked(&mut g);
-        self.cv.wait_while(&mut g, |v| condition(v));
-        then(&mut g)
-    }
-    #[inline]
-    fn write<R>(&self, f: impl FnOnce(&mut u64) -> R) -> R {
-        f(&mut self.lock.lock())
-    }
-    #[inline]
-    fn notify_all(&self) {
-        self.cv.notify_all();
-    }
-    fn into_inner(self) -> u64 {
-        self.lock.into_inner()
-    }
-    fn condvar_size() -> usize {
-        size_of::<parking_lot::Condvar>()
-    }
 }
+
+parking_lot_condvar!(
+    /// parking_lot 0.12 `Condvar` + `Mutex<u64>`.
+    PlCv,
+    parking_lot,
+    ParkingLot,
+    "pl-condvar",
+    "parking_lot 0.12 Condvar+Mutex"
+);
+parking_lot_condvar!(
+    /// parking_lot 0.13 `Condvar` + `Mutex<u64>`.
+    Pl013Cv,
+    parking_lot_013,
+    ParkingLot013,
+    "pl013-condvar",
+    "parking_lot 0.13 Condvar+Mutex"
+);
 
 // ---------------------------------------------------------------------------
 // Async
@@ -420,6 +450,7 @@ impl AsyncCondvarContender for TokioRwNotify {
         name: "tokio RwLock+Notify",
         family: Family::Tokio,
         kind: LockKind::RwLock,
+        strict: false,
     };
     type Read<'a> = tokio::sync::RwLockReadGuard<'a, u64>;
     type Write<'a> = tokio::sync::RwLockWriteGuard<'a, u64>;
@@ -469,6 +500,7 @@ impl AsyncCondvarContender for TokioMutexNotify {
         name: "tokio Mutex+Notify",
         family: Family::Tokio,
         kind: LockKind::Mutex,
+        strict: false,
     };
     type Read<'a> = tokio::sync::MutexGuard<'a, u64>;
     type Write<'a> = tokio::sync::MutexGuard<'a, u64>;

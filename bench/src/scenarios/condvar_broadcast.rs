@@ -153,7 +153,7 @@ impl Scenario for CondvarBroadcast {
 
     fn run(&self, ctx: &mut Ctx, report: &mut ScenarioReport) {
         report.primary = Some("last_p50_us");
-        report.baselines = vec![Baseline::STD_CONDVAR, Baseline::PL_CONDVAR];
+        report.baselines = vec![Baseline::STD_CONDVAR, Baseline::PL_CONDVAR, Baseline::PL013_CONDVAR];
         report.columns = vec![
             Column::metric("last_p50_us", "last-wake p50 µs", 1),
             Column::plain("last_p90_us", "last p90 µs", 1),

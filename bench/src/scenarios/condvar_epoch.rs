@@ -209,7 +209,8 @@ impl Scenario for CondvarEpoch {
 
     fn run(&self, ctx: &mut Ctx, report: &mut ScenarioReport) {
         report.primary = Some("s");
-        report.baselines = vec![Baseline::STD_CONDVAR, Baseline::PL_CONDVAR, Baseline::TOKIO_MUTEX_NOTIFY];
+        report.baselines =
+            vec![Baseline::STD_CONDVAR, Baseline::PL_CONDVAR, Baseline::PL013_CONDVAR, Baseline::TOKIO_MUTEX_NOTIFY];
         report.columns = vec![
             Column::metric("s", "elapsed s", 3),
             Column::plain("reads", "reads", 0),

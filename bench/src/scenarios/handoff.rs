@@ -36,6 +36,10 @@ fn await_value(a: &AtomicU64, v: u64) {
 }
 
 impl Bench for Case {
+    fn both_modes(&self) -> bool {
+        true
+    }
+
     fn run<C: Contender>(&self, phase: Phase) -> Sample {
         let rounds = if phase == Phase::Warmup { self.rounds / 4 + 2 } else { self.rounds };
         let lock = C::new(0);

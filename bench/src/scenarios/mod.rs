@@ -1,4 +1,4 @@
-//! The scenarios of the report (research §5, B1–B14), one module each.
+//! The scenarios of the report (research §5, B1–B14, and B15), one module each.
 //!
 //! A scenario fills a [`ScenarioReport`]: it runs its cases through
 //! [`Ctx::run_case`], sets its columns and primary metric, and adds notes
@@ -8,6 +8,7 @@
 
 use crate::harness::{Ctx, ScenarioReport};
 
+mod async_contention;
 mod cancellation;
 mod condvar_broadcast;
 mod condvar_epoch;
@@ -55,6 +56,7 @@ pub fn all() -> Vec<Box<dyn Scenario>> {
         Box::new(handoff::Handoff),
         Box::new(cancellation::Cancellation),
         Box::new(sizes::Sizes),
+        Box::new(async_contention::AsyncContention),
     ]
 }
 

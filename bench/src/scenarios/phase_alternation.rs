@@ -1,14 +1,17 @@
 //! B9: phase alternation under a 50/50 mix of short reads and writes.
 //!
-//! T threads (2, then 4 on 2 cores: oversubscribed) loop for a fixed time,
+//! T threads (1x, 2x and 4x the CPUs: 2, 4 and 8 on 2 cores, the last two
+//! oversubscribed) loop for a fixed time,
 //! each operation a read or a write with equal odds, the critical section
 //! a few hundred nanoseconds of work. Inside the lock the scenario tracks
 //! the *phases*: a run of reads between two writes is one read phase,
 //! every write is a write phase. It reports how often the lock changes
 //! phase, how many operations a phase holds on average, the longest read
 //! phase seen (a phase-fair lock cuts a read phase as soon as a writer
-//! waits, so it stays near one read per thread), and Jain's index over the
-//! threads' operation counts (1.0: every thread got the same share).
+//! waits, so it stays near one read per thread), and the threads' shares:
+//! the spread (the busiest thread's operation count over the idlest one's)
+//! and Jain's index over the counts (both 1.0: every thread got the same
+//! share).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::Scenario;
 use crate::contenders::{Contender, ContenderInfo, LockKind};
-use crate::harness::{self, assert_total, jain, Bench, Checker, Column, Ctx, Mode, Phase, Rng, Sample, ScenarioReport};
+use crate::harness::{self, assert_total, jain, Bench, Checker, Column, Ctx, Phase, Rng, Sample, ScenarioReport};
 
 pub struct PhaseAlternation;
 
@@ -38,6 +41,10 @@ fn work(seed: u64) -> u64 {
 }
 
 impl Bench for Case {
+    fn both_modes(&self) -> bool {
+        true
+    }
+
     fn applies(&self, c: &ContenderInfo) -> bool {
         c.kind == LockKind::RwLock
     }
@@ -109,7 +116,9 @@ impl Bench for Case {
         let phases = writes + read_phases + u64::from(run.load(Ordering::Relaxed) > 0);
         let secs = elapsed.as_secs_f64();
         let counts: Vec<u64> = per_thread.iter().map(|r| r.0).collect();
+        let (most, least) = (counts.iter().max().copied().unwrap_or(1), counts.iter().min().copied().unwrap_or(1));
         Sample::of("m_ops_per_s", ops as f64 / secs / 1e6)
+            .with("spread", most as f64 / least.max(1) as f64)
             .with("k_phases_per_s", phases as f64 / secs / 1e3)
             .with("ops_per_phase", ops as f64 / phases.max(1) as f64)
             .with("longest_read_phase", longest as f64)
@@ -125,8 +134,9 @@ impl Scenario for PhaseAlternation {
         "phase alternation (50/50, short critical sections)"
     }
     fn about(&self) -> &'static str {
-        "Threads loop over 50% reads / 50% writes with a short critical section: throughput, phase changes per \
-         second, operations per phase, the longest read phase, and Jain's index over the threads' shares."
+        "Threads (1x, 2x and 4x the CPUs) loop over 50% reads / 50% writes with a short critical section: \
+         throughput, phase changes per second, operations per phase, the longest read phase, and the threads' \
+         shares (spread: busiest over idlest thread's operations; Jain's index)."
     }
 
     fn run(&self, ctx: &mut Ctx, report: &mut ScenarioReport) {
@@ -137,19 +147,22 @@ impl Scenario for PhaseAlternation {
             Column::plain("k_phases_per_s", "k phases/s", 0),
             Column::plain("ops_per_phase", "ops/phase", 2),
             Column::plain("longest_read_phase", "longest read phase", 0),
+            Column::plain("spread", "share spread", 2),
             Column::plain("jain", "Jain", 3),
         ];
         let duration = Duration::from_millis(ctx.cfg.pick(30, 100, 500));
-        let threads: &[usize] = if ctx.cfg.mode == Mode::Full { &[2, 4, 8] } else { &[2, 4] };
-        for &t in threads {
+        let cpus = harness::cpus();
+        let threads: Vec<usize> =
+            ctx.cfg.pick(vec![cpus, 2 * cpus], vec![cpus, 2 * cpus, 4 * cpus], vec![cpus, 2 * cpus, 4 * cpus]);
+        for &t in &threads {
             let case = format!("{t} threads");
             let rows = ctx.run_case(case.clone(), &Case { threads: t, duration });
             report.rows.extend(rows);
-            if t == 4 {
+            if t == 2 * cpus {
                 report.headline(
                     &case,
                     "m_ops_per_s",
-                    "B9 phase alternation, 50/50, 4 threads on 2 cores: throughput",
+                    format!("B9 phase alternation, 50/50, {t} threads on {cpus} CPUs: throughput"),
                     "million operations/s (higher is better)",
                 );
             }

@@ -17,6 +17,10 @@ pub struct ReaderWait;
 struct Case(Flood);
 
 impl Bench for Case {
+    fn both_modes(&self) -> bool {
+        true
+    }
+
     fn applies(&self, c: &ContenderInfo) -> bool {
         c.kind == LockKind::RwLock
     }

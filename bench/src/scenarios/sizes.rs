@@ -36,7 +36,15 @@ impl AsyncBench for Case {
 /// The condition variables: one row per kind of condvar (rwlocker's pairs
 /// differ only in their lock's policy).
 fn one_per_condvar(c: &ContenderInfo) -> bool {
-    matches!(c.id, "rwlocker-pf-cv" | "std-condvar" | "pl-condvar" | "rwlocker-async-pf-cv" | "tokio-rwlock-notify")
+    matches!(
+        c.id,
+        "rwlocker-pf-cv"
+            | "std-condvar"
+            | "pl-condvar"
+            | "pl013-condvar"
+            | "rwlocker-async-pf-cv"
+            | "tokio-rwlock-notify"
+    )
 }
 
 impl CondvarBench for Case {
@@ -72,7 +80,13 @@ impl Scenario for Sizes {
 
     fn run(&self, ctx: &mut Ctx, report: &mut ScenarioReport) {
         report.primary = Some("lock_unit");
-        report.baselines = vec![Baseline::STD, Baseline::PARKING_LOT, Baseline::TOKIO, Baseline::ASYNC_LOCK];
+        report.baselines = vec![
+            Baseline::STD,
+            Baseline::PARKING_LOT,
+            Baseline::PARKING_LOT_013,
+            Baseline::TOKIO,
+            Baseline::ASYNC_LOCK,
+        ];
         report.columns = vec![
             Column::plain("lock_unit", "lock<()> B", 0),
             Column::plain("lock_u64", "lock<u64> B", 0),

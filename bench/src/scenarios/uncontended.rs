@@ -101,7 +101,13 @@ impl Scenario for Uncontended {
 
     fn run(&self, ctx: &mut Ctx, report: &mut ScenarioReport) {
         report.primary = Some("ns_per_op");
-        report.baselines = vec![Baseline::STD, Baseline::PARKING_LOT, Baseline::TOKIO, Baseline::ASYNC_LOCK];
+        report.baselines = vec![
+            Baseline::STD,
+            Baseline::PARKING_LOT,
+            Baseline::PARKING_LOT_013,
+            Baseline::TOKIO,
+            Baseline::ASYNC_LOCK,
+        ];
         report.columns = vec![Column::metric("ns_per_op", "ns/op", 1)];
         let n = ctx.cfg.pick(20_000, 1_000_000, 5_000_000);
         for op in Op::ALL {

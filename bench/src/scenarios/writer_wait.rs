@@ -133,6 +133,10 @@ pub(super) fn wait_metrics(sample: Sample, waits: &[u64]) -> Sample {
 struct Case(Flood);
 
 impl Bench for Case {
+    fn both_modes(&self) -> bool {
+        true
+    }
+
     fn applies(&self, c: &ContenderInfo) -> bool {
         c.kind == LockKind::RwLock
     }
