@@ -719,6 +719,17 @@ impl<P: Policy> RawRwLock<P> {
     #[allow(clippy::reversed_empty_ranges, clippy::absurd_extreme_comparisons)]
     fn spin_barging(&self, kind: Kind, deadline: Option<Instant>) -> bool {
         for round in 0..BARGE_SPINS + BARGE_YIELDS {
+            // A writer facing readers queues after the short busy rounds
+            // under `WriterPreferring` and `PhaseFair`: its queued presence
+            // is what stops new readers, and yielding its core to them would
+            // only let more of them in (a writer could wait milliseconds).
+            if round >= BARGE_SPINS
+                && kind == Kind::Write
+                && P::KIND != PolicyKind::ReaderPreferring
+                && readers(self.state.load(Ordering::Relaxed)) > 0
+            {
+                return false;
+            }
             if round < BARGE_SPINS {
                 for _ in 0..(2u32 << round) {
                     spin_loop();
