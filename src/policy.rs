@@ -2,7 +2,7 @@
 //!
 //! A policy decides who gets the lock when several parties want it. The
 //! engine has one implementation of every transition and asks the policy's
-//! [`PolicyKind`] at the points where the four rules of SPEC §2 differ; the
+//! [`PolicyKind`] at the points where the four rules of docs/SEMANTICS.md §2 differ; the
 //! kind is a constant, so each monomorphised lock carries only its own rule.
 
 /// Which admission rule a [`Policy`] selects.

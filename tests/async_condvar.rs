@@ -1,7 +1,7 @@
 //! `AsyncRwCondvar`: deterministic poll tests (counting wakers, pending and
 //! ready at each step) with read and write guards, borrowed and owned,
 //! under every policy; registration at the first poll; the cancellation
-//! rules of SPEC §4; the one-lock rule; and many tasks woken by one
+//! rules of docs/SEMANTICS.md §4; the one-lock rule; and many tasks woken by one
 //! `notify_all` on tokio's multi-thread runtime.
 
 use std::future::Future;

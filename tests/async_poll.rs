@@ -1,4 +1,4 @@
-//! Deterministic poll tests of the async front (SPEC §2 and §4).
+//! Deterministic poll tests of the async front (docs/SEMANTICS.md §2 and §4).
 //!
 //! Every future is polled by hand with its own counting waker, so each step
 //! checks exactly who is `Pending`, who is `Ready` and who was woken. Every
@@ -212,7 +212,7 @@ per_policy!(
 );
 
 // ---------------------------------------------------------------------------
-// SPEC §2, row by row
+// docs/SEMANTICS.md §2, row by row
 // ---------------------------------------------------------------------------
 
 /// Column "reader arrives", a writer holds: every policy queues the reader.
@@ -636,7 +636,7 @@ fn owned_downgrade_admits_readers_per_policy<P: Policy>() {
 }
 
 // ---------------------------------------------------------------------------
-// SPEC §4: cancellation
+// docs/SEMANTICS.md §4: cancellation
 // ---------------------------------------------------------------------------
 
 /// A queued writer dropped before its grant leaves no trace: the next
@@ -909,7 +909,7 @@ fn owned_futures_cancel<P: Policy>() {
 }
 
 // ---------------------------------------------------------------------------
-// SPEC §4: wakers are never called or dropped under an internal lock
+// docs/SEMANTICS.md §4: wakers are never called or dropped under an internal lock
 // ---------------------------------------------------------------------------
 
 /// A waker that tries the lock from inside `wake` (and drops what it got).

@@ -2,7 +2,7 @@
 //! multi-thread (2 workers), `futures::executor::LocalPool`, and
 //! `futures::executor::block_on` on one OS thread per task.
 //!
-//! A representative scenario of each SPEC §2 / §4 rule, per policy and per
+//! A representative scenario of each docs/SEMANTICS.md §2 / §4 rule, per policy and per
 //! executor. Tasks are spawned one at a time and the test waits (yielding)
 //! until the lock's queue shows each one before going on, so arrival order
 //! is exact; no sleep is used for synchronisation.

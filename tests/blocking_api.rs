@@ -1,4 +1,4 @@
-//! The blocking `RwLock` / `Mutex` API of SPEC §3: guards, mapping, data
+//! The blocking `RwLock` / `Mutex` API of docs/SEMANTICS.md §3: guards, mapping, data
 //! access, formatting, timeouts, size, and the Send/Sync contract.
 
 use std::cell::Cell;

@@ -1,4 +1,4 @@
-//! SPEC §2 on real threads: every row and common rule of the policy table,
+//! docs/SEMANTICS.md §2 on real threads: every row and common rule of the policy table,
 //! for each policy. Threads record the order in which they are admitted;
 //! the main thread waits (via the engine's state snapshot) until each one is
 //! really queued before the next step, so every outcome is deterministic.

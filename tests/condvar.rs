@@ -740,7 +740,7 @@ where
 {
     const R: usize = 3;
     use PolicyKind::*;
-    // Expected behaviour, per SPEC §2 with the notified readers arriving at
+    // Expected behaviour, per docs/SEMANTICS.md §2 with the notified readers arriving at
     // the moment of the notification.
     let readers_at_once = P::KIND == ReaderPreferring && main_mode == Mode::Read;
     let writer_first = match P::KIND {

@@ -1,4 +1,4 @@
-//! Fairness under a flood (SPEC §2 "PhaseFair bound", research §3.6 / B7–B8).
+//! Fairness under a flood (docs/SEMANTICS.md §2 "PhaseFair bound").
 //!
 //! Two kinds of assertion, both chosen so that a loaded 2-core machine
 //! cannot make them flaky:
@@ -257,7 +257,7 @@ where
     WriterFlood { reads, max_reader_wait, writes }
 }
 
-/// SPEC §2: a `PhaseFair` reader waits for at most one writer's critical
+/// docs/SEMANTICS.md §2: a `PhaseFair` reader waits for at most one writer's critical
 /// section (here ~1 ms). The bound asserted is 200 ms — generous enough for
 /// a loaded machine, far below what starvation looks like (the whole flood).
 #[test]

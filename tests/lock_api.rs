@@ -1,5 +1,5 @@
 //! `rwlocker::RawRwLock<P>` through `lock_api`'s generic `RwLock` and
-//! `Mutex`, for every policy (SPEC §5, interop).
+//! `Mutex`, for every policy (docs/SEMANTICS.md §5, interop).
 #![cfg(feature = "lock_api")]
 
 use std::thread;

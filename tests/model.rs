@@ -1,7 +1,7 @@
-//! Model-based property tests (SPEC §8, research §4.4).
+//! Model-based property tests (docs/SEMANTICS.md §8).
 //!
 //! A sequential reference model of each policy — a FIFO queue of waiters plus
-//! the set of holders, written from the policy table of SPEC §2 and the
+//! the set of holders, written from the policy table of docs/SEMANTICS.md §2 and the
 //! cancellation rules of §4, not from the engine — is driven in lock-step
 //! with a real `AsyncRwLock<_, P>` and an `AsyncRwCondvar`. Futures are
 //! created, polled and dropped by index on one thread with counting wakers,
@@ -253,7 +253,7 @@ impl Model {
         self.queue.iter().filter(|id| self.ent(**id).mode == mode).count()
     }
 
-    /// SPEC §2, "reader arrives" and the common rules: would an arrival in
+    /// docs/SEMANTICS.md §2, "reader arrives" and the common rules: would an arrival in
     /// `mode` be admitted at once (and would a `try_*` succeed)?
     fn admissible(&self, mode: Mode) -> bool {
         let (shared, excl) = self.holders();
@@ -384,7 +384,7 @@ impl Model {
         }
     }
 
-    /// SPEC §2, "writer releases": the lock is free now; hand it over.
+    /// docs/SEMANTICS.md §2, "writer releases": the lock is free now; hand it over.
     fn after_exclusive_release(&mut self) {
         if self.queue.is_empty() {
             return;
@@ -401,7 +401,7 @@ impl Model {
         }
     }
 
-    /// SPEC §2, "last reader releases, writers waiting": the oldest writer.
+    /// docs/SEMANTICS.md §2, "last reader releases, writers waiting": the oldest writer.
     fn after_shared_release(&mut self) {
         let (shared, _) = self.holders();
         if shared > 0 || self.queue.is_empty() {
@@ -421,7 +421,7 @@ impl Model {
         }
     }
 
-    /// SPEC §2, downgrade: atomic; waiting readers join under
+    /// docs/SEMANTICS.md §2, downgrade: atomic; waiting readers join under
     /// ReaderPreferring and PhaseFair, and under WriterPreferring only while
     /// no writer waits. Under Exclusive the lock stays exclusive.
     fn downgrade(&mut self, id: Id) {
@@ -438,7 +438,7 @@ impl Model {
         }
     }
 
-    /// A queued waiter gives up (SPEC §2: leaves no trace; whoever it held
+    /// A queued waiter gives up (docs/SEMANTICS.md §2: leaves no trace; whoever it held
     /// back is admitted at once).
     fn leave(&mut self, id: Id) {
         self.queue.retain(|q| *q != id);
@@ -523,7 +523,7 @@ impl Model {
             other => panic!("model: dropping {other:?}"),
         }
         // A condvar wait that had been notified passes the notification on
-        // (SPEC §4), after giving up its re-acquisition.
+        // (docs/SEMANTICS.md §4), after giving up its re-acquisition.
         if e.role == Role::CvWait && matches!(e.st, MState::CvNotified | MState::Queued | MState::Granted) {
             self.notify(1);
         }
@@ -546,7 +546,7 @@ impl Model {
         matches!(self.ent(id).st, MState::Granted | MState::CvNotified)
     }
 
-    /// The model's own invariants (SPEC §2).
+    /// The model's own invariants (docs/SEMANTICS.md §2).
     fn check_invariants(&self) {
         let (shared, excl) = self.holders();
         assert!(excl <= 1, "model: two exclusive holders");

@@ -1,5 +1,5 @@
-//! Regression tests named after real bugs in other locks (research
-//! `perf-and-verification.md` §4.6 and `rust-anchors.md` §5). Each test
+//! Regression tests named after real bugs in other locks (public issue
+//! reports of tokio, parking_lot, .NET and others). Each test
 //! recreates the situation of the report against rwlocker and says in a
 //! comment what went wrong there. Deterministic: threads are sequenced by
 //! waiting on the engine's state (`raw().state_snapshot()`), futures are
@@ -309,7 +309,7 @@ fn tokio_6450_two_waiters_one_task_select() {
 
 /// smol-rs/async-lock#91: write futures polled in a different order than
 /// they were created hung. A future joins the queue at its first poll
-/// (SPEC §4), so first-poll order is the service order, whatever the
+/// (docs/SEMANTICS.md §4), so first-poll order is the service order, whatever the
 /// creation order — and every one of them gets in.
 #[test]
 fn async_lock_91_write_futures_polled_out_of_order() {
@@ -344,9 +344,9 @@ fn async_lock_91_write_futures_polled_out_of_order() {
     for_policies!([ReaderPreferring, WriterPreferring, PhaseFair, Exclusive], check);
 }
 
-/// pflock 0.2.0 (rust-anchors §5, measured): W0 holds, W1 queues, a failed
+/// pflock 0.2.0 (measured): W0 holds, W1 queues, a failed
 /// `try_write` from a third party broke the ticket invariant and W1 spun
-/// forever after W0 unlocked. SPEC §2: `try_write` fails while a writer is
+/// forever after W0 unlocked. docs/SEMANTICS.md §2: `try_write` fails while a writer is
 /// queued, and changes nothing.
 #[test]
 fn try_write_while_writer_queued_keeps_queue() {
@@ -483,7 +483,7 @@ fn std_128219_downgrade_observe() {
 /// tokio-rs/tokio#4618 (also #4668, oxidizer#733, and the Python library's
 /// `Condition`): a `Notified` future that had been notified and was then
 /// dropped swallowed the notification, so `notify_one` reached nobody.
-/// SPEC §4: a dropped, already notified wait passes the notification to
+/// docs/SEMANTICS.md §4: a dropped, already notified wait passes the notification to
 /// the next waiter — whether it was dropped before re-polling, while queued
 /// for the lock again, or after being granted the lock again (the grant is
 /// released too).
@@ -561,7 +561,7 @@ fn tokio_4618_notified_then_cancelled_condvar_waiter_passes_on() {
 
 /// tokio-rs/tokio#5396 / PR #5458: `notify_waiters` woke waiters in batches
 /// of 32 and released its lock in between, so futures created during the
-/// call were woken spuriously and results were inconsistent. SPEC §3:
+/// call were woken spuriously and results were inconsistent. docs/SEMANTICS.md §3:
 /// `notify_all` wakes every waiter registered before the call — all of them
 /// (far more than 32) and nobody registered after.
 #[test]
@@ -584,7 +584,7 @@ fn tokio_5396_notify_all_wakes_only_registered_waiters() {
     assert!(late.is_woken() && late.poll().is_ready());
 }
 
-/// mea and asyncband#70/#71 (rust-anchors §5): an async condvar released
+/// mea and asyncband#70/#71: an async condvar released
 /// the lock before registering the waiter, so a notify sent in between was
 /// lost. The waiter must be registered by the time anyone can take the
 /// lock it released — checked for the async and the blocking condvar.
@@ -670,7 +670,7 @@ impl Drop for ReentrantWaker {
 }
 
 /// tokio-rs/tokio#5429: wakers are never woken or dropped while an internal
-/// lock is held (SPEC §4). Every path that replaces, wakes or drops a
+/// lock is held (docs/SEMANTICS.md §4). Every path that replaces, wakes or drops a
 /// waker runs here with wakers that re-enter the lock and the condvar; a
 /// violation deadlocks, which `within` turns into a failure.
 #[test]
@@ -743,7 +743,7 @@ fn tokio_5429_waker_drop_reentrancy() {
 
 /// zesterer/spin-rs#123 (fixed in #124): `forget(lock.read())` in a loop
 /// wrapped the reader count, and a writer then got `&mut` next to live
-/// `&`. SPEC §2: the count panics with a clear message, never wraps.
+/// `&`. docs/SEMANTICS.md §2: the count panics with a clear message, never wraps.
 ///
 /// The real limit (about 2^30 readers) takes ~10 s to reach, so this test
 /// checks exact counting far past 16-bit widths, and the overflow panic
@@ -802,7 +802,7 @@ fn spin_rs_123_reader_overflow_full_width() {
 
 /// parking_lot#212 (also #169, tokio PR #3389): a thread that holds a read
 /// lock and reads again deadlocks behind a waiting writer under writer
-/// preference. rwlocker documents it (SPEC §3): `PhaseFair` and
+/// preference. rwlocker documents it (docs/SEMANTICS.md §3): `PhaseFair` and
 /// `WriterPreferring` keep the second read out while the writer waits (a
 /// blocking read would deadlock; `try_read` says no), `ReaderPreferring`
 /// lets it in. The writer gets in once the first read is dropped.

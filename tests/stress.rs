@@ -1,4 +1,4 @@
-//! Real-thread and real-task stress (SPEC §8, research §4.6 "lost wakeup").
+//! Real-thread and real-task stress (docs/SEMANTICS.md §8).
 //!
 //! Many threads (or tokio tasks on a multi-thread runtime) do random
 //! operations for a bounded time: blocking, `try_*` and timed acquires,

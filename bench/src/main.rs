@@ -1,4 +1,4 @@
-//! `rwlocker-bench`: the benchmark report of rwlocker (SPEC §7).
+//! `rwlocker-bench`: the benchmark report of rwlocker (docs/SEMANTICS.md §7).
 //!
 //! Runs every scenario with rwlocker's locks and the std / parking_lot (0.12 and 0.13) /
 //! tokio / async-lock baselines in one process, interleaved, prints a table per scenario with

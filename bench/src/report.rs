@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::harness::{Config, Row, ScenarioReport};
 
-/// What the numbers were measured on (research §3.1 item 5).
+/// What the numbers were measured on (so that a run can be compared with another).
 #[derive(Clone, Debug, Serialize)]
 pub struct Machine {
     /// `lscpu`'s "Model name".

@@ -6,7 +6,7 @@
 //! asyncio future of the running loop, and yields that future. Thrown
 //! exceptions (`CancelledError`), `close()` and garbage collection cancel
 //! the acquisition: it leaves the queue, and a grant it had already
-//! received is passed on (SPEC §4).
+//! received is passed on (docs/SEMANTICS.md §4).
 
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};

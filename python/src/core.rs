@@ -519,7 +519,7 @@ pub(crate) fn drive(
             Parked::Granted => return Ok(true),
             Parked::Deadline => {
                 // A timed acquire that finds itself granted at its deadline
-                // keeps the lock (SPEC §2).
+                // keeps the lock (docs/SEMANTICS.md §2).
                 return Ok(acq.abandon());
             }
             Parked::Slice => {
@@ -617,7 +617,7 @@ pub(crate) enum Wait {
 const TIMEOUT_MAX: f64 = 9_223_372_036.0;
 
 /// Parses `blocking` and `timeout` with the rules of `threading.Lock.acquire`
-/// (SPEC §9: `ValueError` where `threading.Lock` raises it).
+/// (docs/SEMANTICS.md §9: `ValueError` where `threading.Lock` raises it).
 pub(crate) fn parse_wait(blocking: Option<&Bound<'_, PyAny>>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<Wait> {
     let blocking = match blocking {
         None => true,

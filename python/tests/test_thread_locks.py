@@ -87,7 +87,7 @@ def test_timeout_then_success_and_deadline():
 
 def test_timed_out_writer_admits_readers_behind_it():
     # Writer-preferring: a waiting writer holds readers back; when it times
-    # out, the readers behind it are admitted at once (SPEC §2).
+    # out, the readers behind it are admitted at once (docs/SEMANTICS.md §2).
     lock = T.RWLockWrite()
     lock.read.acquire()
     writer = Worker(lock.write.acquire, True, 0.2)

@@ -1,4 +1,4 @@
-//! B10: condition-variable broadcast wake-up (research §3.5).
+//! B10: condition-variable broadcast wake-up (docs/BENCHMARKS.md).
 //!
 //! N waiter threads each take the lock, announce themselves (a counter
 //! incremented under the lock), and wait on the condition variable until

@@ -5,7 +5,7 @@
 //! baseline (std `Mutex`) serialises everything: T ≈ (R+W)·I·d. A
 //! reader-writer lock still runs writers one at a time and no read phase
 //! overlaps a writer, so T ≥ (W+1)·I·d, and the speedup over the mutex is
-//! bounded by (R+W)/(W+1) (research §3.4). *Efficiency* = speedup / bound:
+//! bounded by (R+W)/(W+1) (docs/BENCHMARKS.md). *Efficiency* = speedup / bound:
 //! it measures how densely the policy batches readers into phases and how
 //! fast it wakes them, not how fast the lock's fast path is.
 

@@ -1,4 +1,4 @@
-//! The scenarios of the report (research §5, B1–B14, and B15), one module each.
+//! The scenarios of the report (docs/BENCHMARKS.md: B1–B15), one module each.
 //!
 //! A scenario fills a [`ScenarioReport`]: it runs its cases through
 //! [`Ctx::run_case`], sets its columns and primary metric, and adds notes
