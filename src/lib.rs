@@ -34,28 +34,49 @@
 //! # Choosing a policy
 //!
 //! The policy `P` is a zero-sized type. It decides who goes next when readers
-//! and writers contend.
+//! and writers contend; the exact rules are the policy table of
+//! `docs/SEMANTICS.md` §2 in the repository (written once, there).
 //!
-//! | Policy | A new reader gets in when | Who can starve |
-//! |---|---|---|
-//! | [`PhaseFair`] (default) | no writer holds **or waits**. A releasing writer admits all readers waiting at that moment together, then the next writer goes | **nobody**. A reader waits for at most one writer after the current read phase; a writer waits for at most the writers ahead of it, plus one read phase between each |
-//! | [`ReaderPreferring`] | no writer **holds** the lock (waiting writers are ignored) | **writers**, while readers keep overlapping |
-//! | [`WriterPreferring`] | no writer holds or waits; waiting writers go before waiting readers | **readers**, while writers keep coming |
-//! | [`Exclusive`] ([`Mutex`]) | nobody holds the lock: every acquisition is exclusive, served FIFO | nobody |
+//! * **[`PhaseFair`]** (the default) is the choice unless you have a reason
+//!   for another: no reader enters while a writer holds or waits, a releasing
+//!   writer admits the readers waiting then as one phase, and nobody starves.
+//! * **[`ReaderPreferring`]** suits read-mostly data whose writes can wait,
+//!   such as caches: readers enter unless a writer *holds*, so writers can
+//!   starve. It is the only policy under which a thread that holds a read may
+//!   safely read again.
+//! * **[`WriterPreferring`]** suits rare writes that must not be delayed, such
+//!   as a token refresh: waiting writers go first, so readers can starve.
+//! * **[`Exclusive`]** gives a mutex ([`Mutex`]) that still works with
+//!   [`RwCondvar`].
 //!
-//! * **`PhaseFair`** is the choice unless you have a reason for another.
-//!   Both sides have bounded waits, and readers still share the lock.
-//! * **`ReaderPreferring`** suits read-mostly data whose writes can wait, such
-//!   as caches. It is the only policy under which a thread that holds a read
-//!   may safely read again.
-//! * **`WriterPreferring`** suits rare writes that must not be delayed, such as
-//!   a token refresh or a configuration switch-over.
-//! * **`Exclusive`** gives a FIFO mutex that still works with [`RwCondvar`].
+//! # Two hand-off modes
 //!
-//! In every policy, writers are served in arrival order, and the lock is handed
-//! directly to the waiters that the policy picks. `try_read` and `try_write`
-//! succeed exactly when a blocking call would get in at once, and never jump
-//! ahead of a waiter. So `try_write` fails while any writer is queued.
+//! The plain policy types use **bounded barging** (`docs/SEMANTICS.md` §2a):
+//! the policy's class rule always holds, but a contended release *wakes* the
+//! waiters the policy would admit instead of handing them the lock, and
+//! whoever the class rule lets in may take the free lock first, as with std's
+//! and parking_lot's locks. That keeps a running thread running and avoids
+//! lock convoys when threads outnumber cores. The bound: once the oldest
+//! waiter has waited longer than [`engine::STARVATION_BOUND`] (0.5 ms),
+//! releases hand the lock directly to it and nobody overtakes it, so nobody
+//! waits longer than under exact hand-off plus the bound.
+//!
+//! [`Strict<P>`](Strict) keeps exact hand-off: `RwLock<T, Strict<PhaseFair>>`,
+//! and `RwLock<T, Strict<Exclusive>>` for a strict FIFO mutex. Writers are then
+//! served in arrival order, every contended release hands the lock directly
+//! to the waiters the policy picks, and `try_read` / `try_write` succeed
+//! exactly when a blocking call would get in at once, never ahead of a
+//! waiter. Choose it for a deterministic order (tests, replay, real-time
+//! work); it costs a hand-off, often a wake-up, per contended acquisition.
+//!
+//! ```
+//! use rwlocker::{PhaseFair, RwLock, Strict};
+//!
+//! let fast: RwLock<u32> = RwLock::new(0); // PhaseFair, bounded barging
+//! let exact: RwLock<u32, Strict<PhaseFair>> = RwLock::new(0); // exact hand-off
+//! *fast.write() += 1;
+//! *exact.write() += 1;
+//! ```
 //!
 //! # Condition variables
 //!
@@ -130,7 +151,8 @@
 //!   the notification to the next waiter, so `notify(n)` always reaches `n`
 //!   live waiters.
 //! * Wakers are never called or dropped while an internal lock is held.
-//! * The lock is handed directly to the oldest waiter. A future that was polled
+//! * Under `Strict<P>` (and in the default mode past the bound) the lock is
+//!   handed directly to the oldest waiter. A future that was polled
 //!   once and then is neither polled again nor dropped can therefore hold up
 //!   the queue, as with tokio and async-lock.
 //! * `read_blocking` and `write_blocking` block the thread. They do not detect
@@ -178,7 +200,8 @@
 //! | | rwlocker | std | parking_lot | tokio | async-lock |
 //! |---|---|---|---|---|---|
 //! | Threads / tasks | both, one engine | threads | threads | tasks | both |
-//! | Policy | your choice | OS-dependent | task-fair, eventual fairness | FIFO | writer-preferring |
+//! | Policy | your choice of four | OS-dependent | writer-preferring | FIFO | writer-preferring |
+//! | Contended hand-off | barging within a 0.5 ms bound, or exact (`Strict<P>`) | barging | barging (0.12: randomly fair about every 0.5 ms; 0.13: no bound) | exact FIFO | barging, 0.5 ms bound (mutex) |
 //! | Condvar for RwLock guards | read and write, sync and async, `notify(n)` | no | no | no | no |
 //! | Reentrant write lock | yes | no | no (`ReentrantMutex`) | no | no |
 //! | Timed blocking acquire | yes | no | yes | – | no |

@@ -1,7 +1,7 @@
 //! The async (task) front of the engine: [`AsyncRwLock`] and its guards.
 //!
 //! Runtime-agnostic: futures register the task's `Waker` with the engine's
-//! queue and are woken by direct hand-off, exactly as parked threads are.
+//! queue and are woken by the engine exactly as parked threads are.
 
 mod acquire;
 mod map;

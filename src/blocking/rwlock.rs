@@ -16,7 +16,8 @@ use crate::policy::{Exclusive, PhaseFair, Policy};
 /// [`PhaseFair`] (the default, nobody starves), [`ReaderPreferring`],
 /// [`WriterPreferring`] or [`Exclusive`] (see [`Mutex`]). Uncontended
 /// acquire and release are a single atomic operation; a contended release
-/// hands the lock directly to the waiters the policy picks.
+/// wakes the waiters the policy picks, and past the starvation bound (or
+/// under [`Strict<P>`](crate::Strict)) hands them the lock directly.
 ///
 /// There is no poisoning: a panic while a guard is held releases the lock.
 ///

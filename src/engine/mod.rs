@@ -50,7 +50,7 @@
 //!
 //! Uncontended acquire and release are one atomic operation on the state
 //! word. Everything else takes the queue lock, recomputes the state from
-//! the queue and the policy ([`plan`], the policy table as a pure
+//! the queue and the policy (`plan`, the policy table as a pure
 //! function), and wakes the chosen waiters after the queue lock is
 //! released.
 
