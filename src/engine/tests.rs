@@ -214,3 +214,99 @@ fn release_wakes_parked_waiters_near_the_front() {
     assert!(!lock.is_locked());
     assert_eq!(lock.state_snapshot().queued_writers, 0);
 }
+
+/// `plan` against the policy table (docs/SEMANTICS.md §2) restated here row
+/// by row, for every policy × lock state × queue shape × cause.
+#[test]
+fn plan_matches_the_policy_table_exhaustively() {
+    use Cause::*;
+    use Grant::*;
+    use PolicyKind::*;
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Held {
+        Free,
+        Readers,
+        Writer,
+    }
+    /// The table, written from its rows rather than from `plan`'s code.
+    fn table(kind: PolicyKind, held: Held, r: usize, w: usize, cause: Cause) -> Grant {
+        match (held, r > 0, w > 0) {
+            // Nothing to admit, or a writer holds: nobody.
+            (_, false, false) | (Held::Writer, _, _) => Nobody,
+            // Readers hold: only readers may join, and only per policy.
+            (Held::Readers, false, _) => Nobody,
+            (Held::Readers, true, writers_wait) => match kind {
+                Exclusive => Nobody,
+                ReaderPreferring => Readers,
+                WriterPreferring if writers_wait => Nobody,
+                // A downgrading writer's phase takes the readers waiting.
+                PhaseFair if writers_wait && cause != Downgraded => Nobody,
+                _ => Readers,
+            },
+            // The lock is free.
+            (Held::Free, readers_wait, writers_wait) => match kind {
+                Exclusive => Front,
+                ReaderPreferring if readers_wait => Readers,
+                WriterPreferring if writers_wait => FirstWriter,
+                PhaseFair if readers_wait && (cause == WriterReleased || !writers_wait) => Readers,
+                _ if writers_wait => FirstWriter,
+                _ => Readers,
+            },
+        }
+    }
+    let mut cases = 0;
+    for kind in [ReaderPreferring, WriterPreferring, PhaseFair, Exclusive] {
+        for (held, s) in [(Held::Free, 0), (Held::Readers, READER), (Held::Readers, 3 * READER), (Held::Writer, WRITER)]
+        {
+            for s in [s, s | QUEUED] {
+                for r in 0..3 {
+                    for w in 0..3 {
+                        for cause in [ReaderReleased, WriterReleased, Downgraded, WaiterLeft] {
+                            assert_eq!(
+                                plan(kind, s, r, w, cause),
+                                table(kind, held, r, w, cause),
+                                "{kind:?}, {held:?} (state {s:#x}), {r} readers and {w} writers queued, {cause:?}"
+                            );
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 4 * 4 * 2 * 9 * 4);
+}
+
+/// `admits` (every arrival's rule) against the class rule restated: per
+/// policy × who × lock state × queue view × exact or barging.
+#[test]
+fn arrival_rule_exhaustively() {
+    use PolicyKind::*;
+    for kind in [ReaderPreferring, WriterPreferring, PhaseFair, Exclusive] {
+        for who in [Kind::Read, Kind::Write] {
+            for s in [0, READER, 2 * READER, WRITER] {
+                for (empty, writers) in [(true, false), (false, false), (false, true)] {
+                    for exact in [false, true] {
+                        let free = s == 0;
+                        let writer_holds = s & WRITER != 0;
+                        let expected = if kind == Exclusive || who == Kind::Write {
+                            // A writer enters only a free lock; under exact
+                            // hand-off only with nobody queued.
+                            free && (empty || !exact)
+                        } else if kind == ReaderPreferring {
+                            !writer_holds
+                        } else {
+                            !writer_holds && !writers
+                        };
+                        let q = QueueView { empty, writers };
+                        assert_eq!(
+                            admits(kind, who, s, q, exact),
+                            expected,
+                            "{kind:?} {who:?} state {s:#x} {q:?} exact {exact}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
