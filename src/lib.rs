@@ -57,7 +57,7 @@
 //! whoever the class rule lets in may take the free lock first, as with std's
 //! and parking_lot's locks. That keeps a running thread running and avoids
 //! lock convoys when threads outnumber cores. The bound: once the oldest
-//! waiter has waited longer than [`engine::STARVATION_BOUND`] (0.5 ms),
+//! waiter has waited longer than [`engine::STARVATION_BOUND`] (0.25 ms),
 //! releases hand the lock directly to it and nobody overtakes it, so nobody
 //! waits longer than under exact hand-off plus the bound.
 //!
@@ -201,7 +201,7 @@
 //! |---|---|---|---|---|---|
 //! | Threads / tasks | both, one engine | threads | threads | tasks | both |
 //! | Policy | your choice of four | OS-dependent | writer-preferring | FIFO | writer-preferring |
-//! | Contended hand-off | barging within a 0.5 ms bound, or exact (`Strict<P>`) | barging | barging (0.12: randomly fair about every 0.5 ms; 0.13: no bound) | exact FIFO | barging, 0.5 ms bound (mutex) |
+//! | Contended hand-off | barging within a 0.25 ms bound, or exact (`Strict<P>`) | barging | barging (0.12: randomly fair about every 0.5 ms; 0.13: no bound) | exact FIFO | barging, 0.5 ms bound (mutex) |
 //! | Condvar for RwLock guards | read and write, sync and async, `notify(n)` | no | no | no | no |
 //! | Reentrant write lock | yes | no | no (`ReentrantMutex`) | no | no |
 //! | Timed blocking acquire | yes | no | yes | – | no |
