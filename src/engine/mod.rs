@@ -265,6 +265,17 @@ fn add_readers(s: u32, n: u32) -> u32 {
     s + n * READER
 }
 
+/// `s` with an admitted arrival of `who` holding the lock (reads are
+/// exclusive under `Exclusive`).
+#[inline]
+fn entered(kind: PolicyKind, s: u32, who: Kind) -> u32 {
+    if who == Kind::Write || kind == PolicyKind::Exclusive {
+        s | WRITER
+    } else {
+        add_readers(s, 1)
+    }
+}
+
 /// What happened to an arrival.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Arrival {
@@ -913,19 +924,30 @@ impl<P: Policy> RawRwLock<P> {
         arrival == Arrival::Admitted
     }
 
+    /// Queue lock held: whether the lock follows the exact rules at `now`
+    /// (always under `Strict<P>`; in the default mode while the oldest
+    /// waiter is past the bound). The queue lock keeps the oldest waiter in
+    /// place, so the answer holds for the caller's whole transition.
+    #[inline]
+    fn exact_at(q: &Queue, now: u64) -> bool {
+        P::STRICT || q.front_deadline() <= now
+    }
+
+    /// [`exact_at`](Self::exact_at) now (reads the clock only when it matters).
+    fn exact_locked(q: &Queue) -> bool {
+        P::STRICT || (!q.is_empty() && Self::exact_at(q, now_ns()))
+    }
+
     /// `try_*` with the queue in view: admitted now, or not at all.
     fn try_arrive(&self, kind: Kind) -> bool {
         self.with_queue(|q| {
+            let exact = Self::exact_locked(q);
             let mut s = self.state.load(Ordering::Relaxed);
             loop {
-                let exact = P::STRICT || q.front_deadline() <= now_ns();
                 if !admits(P::KIND, kind, s, QueueView::exact(q), exact) {
                     return false;
                 }
-                let new = match kind {
-                    Kind::Read if P::KIND != PolicyKind::Exclusive => add_readers(s, 1),
-                    _ => s | WRITER,
-                };
+                let new = entered(P::KIND, s, kind);
                 match self.state.compare_exchange_weak(s, new, Ordering::Acquire, Ordering::Relaxed) {
                     Ok(_) => return true,
                     Err(e) => s = e,
@@ -939,19 +961,13 @@ impl<P: Policy> RawRwLock<P> {
     /// waiters to wake (see the default mode's invariant at the top).
     fn arrive_locked(&self, q: &mut Queue, waiter: &Arc<Waiter>, origin: Origin) -> (Arrival, WakeList) {
         let now = if P::STRICT { 0 } else { now_ns() };
+        let exact = Self::exact_at(q, now);
+        let exclusive = P::KIND == PolicyKind::Exclusive || waiter.kind == Kind::Write;
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
-            let exact = P::STRICT || q.front_deadline() <= now;
-            let exclusive = P::KIND == PolicyKind::Exclusive || waiter.kind == Kind::Write;
             let admit = admits(P::KIND, waiter.kind, s, QueueView::exact(q), exact)
                 && (exclusive || origin == Origin::Fresh || readers_fit(s, 1));
-            let new = if !admit {
-                s | QUEUED
-            } else if exclusive {
-                s | WRITER
-            } else {
-                add_readers(s, 1)
-            };
+            let new = if admit { entered(P::KIND, s, waiter.kind) } else { s | QUEUED };
             let cas = if new == s {
                 Ok(s)
             } else {
@@ -1051,10 +1067,10 @@ impl<P: Policy> RawRwLock<P> {
             Nothing,
         }
         let now = if P::STRICT || q.is_empty() { 0 } else { now_ns() };
+        let exact = Self::exact_at(q, now);
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
             let base = s - release + acquire;
-            let exact = P::STRICT || q.front_deadline() <= now;
             let mut grant = plan(P::KIND, base, q.readers, q.writers, cause);
             if grant == Grant::Readers && !readers_fit(base, q.readers as u32) {
                 // Absurdly many readers: the queued ones wait for some to leave.
