@@ -11,7 +11,7 @@
 #   scripts/bench.sh --full          # everything, more trials
 #   scripts/bench.sh --smoke         # seconds: checks that the harness works
 #   scripts/bench.sh --only B1 B5    # some scenarios (--list shows them)
-#   scripts/bench.sh --no-python     # skip the Python section
+#   scripts/bench.sh --no-python     # skip the etcd and Python sections
 #
 # After the Rust report, the etcd section (scripts/bench-etcd.sh: the
 # distributed lock against etcd's own lock on a local cluster) and the Python section (scripts/bench-python.sh: the
