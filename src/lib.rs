@@ -252,4 +252,4 @@ pub use condvar::{
     RwCondvar, WaitTimeoutResult,
 };
 pub use engine::RawRwLock;
-pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReaderPreferring, Strict, WriterPreferring};
+pub use policy::{Exclusive, PhaseFair, Policy, PolicyKind, ReadBiased, ReaderPreferring, Strict, WriterPreferring};

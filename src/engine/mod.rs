@@ -4,17 +4,24 @@
 //! # The state word
 //!
 //! ```text
-//!  31                                   2   1        0
-//! +--------------------------------------+--------+--------+
-//! |            reader count              | QUEUED | WRITER |
-//! +--------------------------------------+--------+--------+
+//!  31                            3   2        1        0
+//! +-------------------------------+--------+--------+--------+
+//! |         reader count          | BIASED | QUEUED | WRITER |
+//! +-------------------------------+--------+--------+--------+
 //! ```
 //!
 //! * `WRITER`: the lock is held exclusively (a writer, or any holder under
 //!   [`Exclusive`](crate::Exclusive)).
 //! * `QUEUED`: the waiter queue is not empty, so every release takes the
 //!   slow path and looks at it. Only the holder of the queue lock changes it.
-//! * reader count: the readers holding the lock.
+//! * `BIASED` ([`ReadBiased`](crate::ReadBiased) locks only): readers may
+//!   publish themselves in the visible-readers table instead of counting
+//!   themselves here (see the `bias` module). While it is set the lock is
+//!   not free for a writer: a writer must revoke the bias first. It is set
+//!   only by a counted reader while no writer holds and nobody is queued,
+//!   and a writer revokes it before it queues, so a queued writer never
+//!   sees it.
+//! * reader count: the readers holding the lock and counted here.
 //!
 //! Everything else lives with the queue, under the queue lock: which queued
 //! waiters were woken and are on their way (while any are, releases wake
@@ -54,6 +61,7 @@
 //! function), and wakes the chosen waiters after the queue lock is
 //! released.
 
+pub(crate) mod bias;
 #[cfg(not(loom))]
 mod cpus;
 mod queue;
@@ -74,7 +82,8 @@ use waiter::{wake_all, Kind, Waiter, WakeList, WAITING, WOKEN};
 
 const WRITER: u32 = 1;
 const QUEUED: u32 = 2;
-const READER: u32 = 4;
+const BIASED: u32 = 4;
+const READER: u32 = 8;
 
 /// Most readers that may hold the lock at once; one more panics.
 #[cfg(not(any(loom, test)))]
@@ -194,10 +203,12 @@ const fn readers(s: u32) -> u32 {
     s / READER
 }
 
-/// Nobody holds the lock (waiters may be queued).
+/// Free for a writer: nobody holds the lock as far as the state word
+/// tells, and no reader may be published in the table (waiters may be
+/// queued).
 #[inline]
 const fn is_free(s: u32) -> bool {
-    s & WRITER == 0 && readers(s) == 0
+    s & !QUEUED == 0
 }
 
 /// What is known of the queue when deciding on an arrival: exactly (with
@@ -331,7 +342,7 @@ pub(crate) fn plan(kind: PolicyKind, s: u32, queued_readers: usize, queued_write
     if s & WRITER != 0 || !(r || w) {
         return Grant::Nobody;
     }
-    if readers(s) == 0 {
+    if readers(s) == 0 && s & BIASED == 0 {
         // The lock is free: hand it over.
         match kind {
             Exclusive => Grant::Front,
@@ -358,12 +369,16 @@ pub(crate) fn plan(kind: PolicyKind, s: u32, queued_readers: usize, queued_write
     }
 }
 
-/// The queue and the one field of it that is read without the queue lock.
+/// The queue and the fields of it that are read without the queue lock.
 struct Shared {
     /// When the oldest queued waiter passes the starvation bound (engine
     /// clock, ns; `u64::MAX`: nobody queued). Written with the queue lock
     /// held, read by arrivals deciding whether they may barge.
     oldest_deadline: AtomicU64,
+    /// Read-biased locks: until when (engine clock, ns) the bias stays off
+    /// after the last revocation. Written by revocations (queue lock held),
+    /// read by readers about to re-enable it.
+    inhibit_until: AtomicU64,
     queue: UnsafeCell<Queue>,
 }
 
@@ -406,6 +421,14 @@ impl<P: Policy> Default for RawRwLock<P> {
 
 impl<P: Policy> Drop for RawRwLock<P> {
     fn drop(&mut self) {
+        if P::BIASED && self.state.load(Ordering::Relaxed) & BIASED != 0 {
+            // Read guards leaked with `mem::forget` may have left entries in
+            // the table; a lock allocated here later must not inherit them.
+            let me = self.addr();
+            for slot in bias::slots() {
+                let _ = slot.compare_exchange(me, 0, Ordering::Relaxed, Ordering::Relaxed);
+            }
+        }
         let shared = self.shared.load(Ordering::Acquire);
         if !shared.is_null() {
             // SAFETY: `shared` came from `Box::into_raw` in `with_queue`
@@ -502,6 +525,9 @@ impl<P: Policy> RawRwLock<P> {
         if s == 0 {
             return self.try_lock_exclusive_fast();
         }
+        if P::BIASED && s & BIASED != 0 {
+            return self.revoke_then_try_exclusive();
+        }
         !P::STRICT && self.try_barge_exclusive(s)
     }
 
@@ -596,6 +622,7 @@ impl<P: Policy> RawRwLock<P> {
         let prev = self.state.fetch_sub(READER, Ordering::Release);
         debug_assert!(readers(prev) > 0, "unlock_shared without a read lock");
         // (A reader release never sees `WRITER`.)
+        let prev = if P::BIASED { prev & !BIASED } else { prev };
         if prev == READER | QUEUED {
             // The last reader, with waiters behind: let the queue decide.
             self.unlock_slow(0, 0, Cause::ReaderReleased);
@@ -634,7 +661,11 @@ impl<P: Policy> RawRwLock<P> {
     /// Whether anyone holds the lock.
     #[inline]
     pub fn is_locked(&self) -> bool {
-        !is_free(self.state.load(Ordering::Relaxed))
+        let s = self.state.load(Ordering::Relaxed);
+        if P::BIASED && s & BIASED != 0 {
+            return readers(s) > 0 || self.published_readers() > 0;
+        }
+        !is_free(s)
     }
 
     /// Whether the lock is held exclusively (by a writer, or by anyone
@@ -655,7 +686,11 @@ impl<P: Policy> RawRwLock<P> {
         let _guard = self.queue_lock.lock();
         let mut shared = self.shared.load(Ordering::Acquire);
         if shared.is_null() {
-            let fresh = Shared { oldest_deadline: AtomicU64::new(u64::MAX), queue: UnsafeCell::new(Queue::default()) };
+            let fresh = Shared {
+                oldest_deadline: AtomicU64::new(u64::MAX),
+                inhibit_until: AtomicU64::new(0),
+                queue: UnsafeCell::new(Queue::default()),
+            };
             shared = Box::into_raw(Box::new(fresh));
             // Only the queue lock's holder allocates; `Release` publishes
             // the allocation to lock-free readers of the deadline.
@@ -963,8 +998,17 @@ impl<P: Policy> RawRwLock<P> {
         let now = if P::STRICT { 0 } else { now_ns() };
         let exact = Self::exact_at(q, now);
         let exclusive = P::KIND == PolicyKind::Exclusive || waiter.kind == Kind::Write;
+        let mut revoked = WakeList::new();
         let mut s = self.state.load(Ordering::Relaxed);
         loop {
+            if P::BIASED && exclusive && s & BIASED != 0 {
+                // A writer must not queue behind published readers it cannot
+                // see: revoke first (readers set `BIASED` only while nobody
+                // is queued, so once this writer is queued it stays off).
+                revoked.extend(self.revoke_locked(q));
+                s = self.state.load(Ordering::Relaxed);
+                continue;
+            }
             let admit = admits(P::KIND, waiter.kind, s, QueueView::exact(q), exact)
                 && (exclusive || origin == Origin::Fresh || readers_fit(s, 1));
             let new = if admit { entered(P::KIND, s, waiter.kind) } else { s | QUEUED };
@@ -976,7 +1020,7 @@ impl<P: Policy> RawRwLock<P> {
             match cas {
                 Ok(_) if admit => {
                     waiter.set_state(waiter::GRANTED);
-                    return (Arrival::Admitted, WakeList::new());
+                    return (Arrival::Admitted, revoked);
                 }
                 Ok(_) => {
                     let ahead = q.len();
@@ -986,12 +1030,10 @@ impl<P: Policy> RawRwLock<P> {
                     // wake-up on its way (it can be free here while a last
                     // reader is on its way to the queue lock, or when this
                     // arrival may not barge past a waiter over the bound).
-                    let wake = if !P::STRICT && is_free(s) && q.woken == 0 {
-                        self.transition(q, 0, 0, Cause::WaiterLeft, None)
-                    } else {
-                        WakeList::new()
-                    };
-                    return (Arrival::Queued { ahead }, wake);
+                    if !P::STRICT && is_free(s) && q.woken == 0 {
+                        revoked.extend(self.transition(q, 0, 0, Cause::WaiterLeft, None));
+                    }
+                    return (Arrival::Queued { ahead }, revoked);
                 }
                 Err(e) => s = e,
             }

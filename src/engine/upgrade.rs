@@ -1,6 +1,6 @@
 //! Upgrading a read lock to the write lock, when no policy rule objects.
 
-use super::{Ordering, RawRwLock, READER, WRITER};
+use super::{Ordering, RawRwLock, BIASED, READER, WRITER};
 use crate::policy::{Policy, PolicyKind};
 
 impl<P: Policy> RawRwLock<P> {
@@ -36,6 +36,10 @@ impl<P: Policy> RawRwLock<P> {
     pub unsafe fn try_upgrade(&self) -> bool {
         if P::KIND == PolicyKind::Exclusive {
             return true;
+        }
+        if P::BIASED && self.state.load(Ordering::Relaxed) & BIASED != 0 {
+            // Published readers are not in the count: move them there first.
+            self.revoke();
         }
         // The state word is exactly "one reader": no `WRITER`, no `QUEUED`
         // (nobody waits), and the caller is that reader. Swap the reader for
