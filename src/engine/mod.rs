@@ -668,6 +668,27 @@ impl<P: Policy> RawRwLock<P> {
         !is_free(s)
     }
 
+    /// Whether the lock is biased now (only [`ReadBiased`](crate::ReadBiased)
+    /// locks ever are): readers then enter without writing the lock's state
+    /// word, and the next writer revokes the bias first
+    /// (docs/SEMANTICS.md §2b).
+    ///
+    /// ```
+    /// use rwlocker::{PhaseFair, ReadBiased, RwLock};
+    ///
+    /// let lock = RwLock::<u32, ReadBiased<PhaseFair>>::new(0);
+    /// for _ in 0..64 {
+    ///     drop(lock.read()); // a counted read turns the bias on
+    /// }
+    /// assert!(lock.raw().is_biased());
+    /// drop(lock.write()); // revokes it
+    /// assert!(!lock.raw().is_biased());
+    /// ```
+    #[inline]
+    pub fn is_biased(&self) -> bool {
+        P::BIASED && self.state.load(Ordering::Relaxed) & BIASED != 0
+    }
+
     /// Whether the lock is held exclusively (by a writer, or by anyone
     /// under `Exclusive`).
     #[inline]
@@ -1177,14 +1198,17 @@ impl<P: Policy> RawRwLock<P> {
     pub fn state_snapshot(&self) -> StateSnapshot {
         let s = self.state.load(Ordering::Relaxed);
         let (queued_readers, queued_writers) = self.with_queue(|q| (q.readers, q.writers));
-        StateSnapshot { readers: readers(s), writer: s & WRITER != 0, queued_readers, queued_writers }
+        // Readers published in the bias table hold the lock too.
+        let published = if P::BIASED && s & BIASED != 0 { self.published_readers() as u32 } else { 0 };
+        StateSnapshot { readers: readers(s) + published, writer: s & WRITER != 0, queued_readers, queued_writers }
     }
 }
 
 /// A point-in-time view of a lock's state, for diagnostics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StateSnapshot {
-    /// Readers holding the lock.
+    /// Readers holding the lock (on a read-biased lock, those published in
+    /// the bias table too).
     pub readers: u32,
     /// Whether the lock is held exclusively.
     pub writer: bool,
