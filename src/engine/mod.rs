@@ -612,7 +612,12 @@ impl<P: Policy> RawRwLock<P> {
     /// Releases a read lock.
     ///
     /// # Safety
-    /// The caller holds a read lock taken from this lock, and gives it up.
+    /// The caller holds a read lock taken from this lock with this raw
+    /// API (`lock_shared`, `try_lock_shared*`, a downgrade, `RawAcquire`), and
+    /// gives it up. (A read *guard* of a [`ReadBiased`](crate::ReadBiased)
+    /// lock may hold a read published in the bias table instead, which only
+    /// the guard itself can release: do not `mem::forget` such a guard and
+    /// release its lock here.)
     #[inline]
     pub unsafe fn unlock_shared(&self) {
         if P::KIND == PolicyKind::Exclusive {
