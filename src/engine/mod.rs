@@ -785,6 +785,9 @@ impl<P: Policy> RawRwLock<P> {
             Arrival::Queued { ahead } if P::STRICT && ahead < spinners() => {
                 self.spin_granted(&waiter, ahead, deadline) || self.wait_granted(&waiter, deadline)
             }
+            Arrival::Queued { ahead } if ahead < spinners() => {
+                self.spin_woken(&waiter, ahead, deadline) || self.wait_granted(&waiter, deadline)
+            }
             Arrival::Queued { .. } => self.wait_granted(&waiter, deadline),
         }
     }
@@ -870,6 +873,39 @@ impl<P: Policy> RawRwLock<P> {
             spin_loop();
         }
         waiter.take_grant()
+    }
+
+    /// Default mode: waits for a wake-up (or a grant) without parking, for
+    /// at most [`SPIN_FIRST`] plus [`SPIN_PER_AHEAD`] per waiter `ahead`, or
+    /// until `deadline`, and makes its attempt when woken (a lost attempt
+    /// keeps its place and waits on). Returns whether the lock is held.
+    ///
+    /// A writer queues to stop new readers (`WriterPreferring`,
+    /// `PhaseFair`) while the readers inside finish their short sections;
+    /// parked, it would leave the lock idle for a whole wake-up once they
+    /// are out, with new readers kept out meanwhile.
+    #[cfg(not(loom))]
+    fn spin_woken(&self, waiter: &Arc<Waiter>, ahead: usize, deadline: Option<Instant>) -> bool {
+        let start = Instant::now();
+        let budget = SPIN_FIRST + SPIN_PER_AHEAD.saturating_mul(ahead as u32);
+        loop {
+            for _ in 0..SPIN_CHUNK {
+                spin_loop();
+                if matches!(waiter.state(), waiter::GRANTED | WOKEN) && self.take_turn(waiter) {
+                    return true;
+                }
+            }
+            let now = Instant::now();
+            if now - start >= budget || deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+        }
+    }
+
+    /// Under loom: no waiting awake (spins are yields there).
+    #[cfg(loom)]
+    fn spin_woken(&self, _waiter: &Arc<Waiter>, _ahead: usize, _deadline: Option<Instant>) -> bool {
+        false
     }
 
     /// Whether a queued waiter holds the lock now: it was granted, or it
