@@ -239,10 +239,32 @@ impl<P: Policy> RawRwLock<P> {
             // Taken by another reader (of this lock or another).
             return None;
         }
-        if self.state.load(Ordering::SeqCst) & BIASED != 0 {
+        if self.state_after_publish() & BIASED != 0 {
             return Some(P::ReadToken::published(index));
         }
         Self::back_off(slot, me)
+    }
+
+    /// The reader's look at the state word after it published itself: a
+    /// `SeqCst` load.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn state_after_publish(&self) -> u32 {
+        self.state.load(Ordering::SeqCst)
+    }
+
+    /// Under loom, the same look as a read-modify-write that changes
+    /// nothing. loom treats a `SeqCst` load as an `Acquire` one (its README,
+    /// "Unsupported features"), so it would let this load and the
+    /// revocation's scan both miss the other side's write, which the
+    /// memory model forbids here (all four accesses are `SeqCst`): every
+    /// model of a biased reader racing a revocation would report a false
+    /// data race. A read-modify-write reads the latest value, as the
+    /// `SeqCst` load does in that race, and with the same ordering, so a
+    /// weaker ordering here still fails the models.
+    #[cfg(loom)]
+    fn state_after_publish(&self) -> u32 {
+        self.state.fetch_add(0, Ordering::SeqCst)
     }
 
     /// A published reader found the bias revoked: it leaves its slot, or,
