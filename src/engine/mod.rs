@@ -1206,6 +1206,9 @@ impl<P: Policy> fmt::Debug for RawRwLock<P> {
 #[cfg(all(test, not(loom)))]
 mod tests;
 
+#[cfg(all(test, not(loom)))]
+mod bias_tests;
+
 #[cfg(all(test, loom))]
 mod loom_tests;
 
