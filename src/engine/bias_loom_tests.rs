@@ -200,6 +200,27 @@ fn two_readers_vs_revoke<P: Policy>() {
     paths.assert_explored(true);
 }
 
+/// Two writers and a biased reader: while one writer revokes, the other
+/// tries the lock (its fast path, then the queue). The revocation's
+/// temporary read lock keeps the lock from looking free before the
+/// published reader is counted in; without it the second writer could
+/// enter beside the reader. Explored with one preemption (four threads).
+fn two_writers_vs_biased_reader<P: Policy>() {
+    let paths = Paths::new();
+    model_capped(1, 0, move || {
+        let s = Shared::<P>::biased();
+        let r = actor(&s, move |s| s.read_biased(paths));
+        let w1 = actor(&s, move |s| s.increment());
+        let w2 = actor(&s, move |s| s.increment());
+        assert!(r.join().unwrap() <= 2);
+        w1.join().unwrap();
+        w2.join().unwrap();
+        assert_eq!(s.read(), 2);
+        s.assert_idle_revoked();
+    });
+    paths.assert_explored(true);
+}
+
 /// A release on another thread (an async read guard moved between
 /// threads): a read taken on one model thread, its token sent to a second
 /// thread that releases it, racing a writer. The release must remove the
@@ -420,6 +441,9 @@ loom_bias! {
     two_readers_vs_revoke =>
         loom_bias_two_readers_vs_revoke_phase_fair: ReadBiased<PhaseFair>,
         loom_bias_two_readers_vs_revoke_strict_reader_preferring: ReadBiased<Strict<ReaderPreferring>>;
+    two_writers_vs_biased_reader =>
+        loom_bias_two_writers_vs_biased_reader_phase_fair: ReadBiased<PhaseFair>,
+        loom_bias_two_writers_vs_biased_reader_strict_writer_preferring: ReadBiased<Strict<WriterPreferring>>;
     release_on_another_thread =>
         loom_bias_release_on_another_thread_phase_fair: ReadBiased<PhaseFair>,
         loom_bias_release_on_another_thread_strict_reader_preferring: ReadBiased<Strict<ReaderPreferring>>;
