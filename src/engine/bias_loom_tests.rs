@@ -309,6 +309,33 @@ fn inhibit_window<P: Policy>() {
     paths.assert_explored(false);
 }
 
+/// A counted reader that arrives while a revocation is still scanning the
+/// table must not turn the bias back on: the inhibit window covers the
+/// revocation itself, not only the time after it. (Otherwise the revoking
+/// writer's attempt finds the bias on again and fails, and the writer must
+/// revoke a second time.) The writer makes one attempt (`try_lock_exclusive`,
+/// which revokes); the model clock stands inside the window throughout.
+fn no_re_enable_during_revocation<P: Policy>() {
+    let paths = Paths::new();
+    model(2, 100, move || {
+        let s = Shared::<P>::biased();
+        let r = actor(&s, move |s| s.read_biased(paths));
+        let w = actor(&s, move |s| {
+            if s.lock.try_lock_exclusive() {
+                s.bump();
+                // SAFETY: taken just above.
+                unsafe { s.lock.unlock_exclusive() };
+            }
+        });
+        r.join().unwrap();
+        w.join().unwrap();
+        assert!(!s.biased_now(), "the bias came back during its revocation: state {:#x}", s.state());
+        assert!(!s.lock.is_locked());
+        assert_eq!(s.lock.published_readers(), 0);
+    });
+    paths.assert_explored(true);
+}
+
 /// A counted reader turning the bias on races a writer that queues (the
 /// clock is past any window: the lock was never revoked). `BIASED` must
 /// never be set while the writer is queued: it would wait for a counted
@@ -450,6 +477,9 @@ loom_bias! {
     inhibit_window =>
         loom_bias_inhibit_window_phase_fair: ReadBiased<PhaseFair>,
         loom_bias_inhibit_window_strict_reader_preferring: ReadBiased<Strict<ReaderPreferring>>;
+    no_re_enable_during_revocation =>
+        loom_bias_no_re_enable_during_revocation_phase_fair: ReadBiased<PhaseFair>,
+        loom_bias_no_re_enable_during_revocation_strict_reader_preferring: ReadBiased<Strict<ReaderPreferring>>;
     enable_vs_queued_writer =>
         loom_bias_enable_vs_queued_writer_phase_fair: ReadBiased<PhaseFair>,
         loom_bias_enable_vs_queued_writer_strict_writer_preferring: ReadBiased<Strict<WriterPreferring>>;
