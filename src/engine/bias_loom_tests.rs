@@ -14,6 +14,14 @@
 //! shows up as a deadlock. Each model also counts, across its executions,
 //! how often the reader really took the biased path, and fails if it never
 //! did (a model that never publishes proves nothing about publishing).
+//!
+//! What the models cannot see: loom treats a `SeqCst` load as `Acquire`,
+//! so under loom the reader's look at the state word after publishing is a
+//! read-modify-write (see `state_after_publish`). That keeps the models
+//! free of false alarms, and a weaker ordering on that look still fails
+//! them, but a weaker ordering on the publishing compare-and-swap itself
+//! does not (the read-modify-write after it carries the slot's write to the
+//! revoker): that one rests on the argument in the `bias` module alone.
 
 use super::waiter::{Kind, Waiter, WAITING};
 use super::{readers, RawRwLock, BIASED};
