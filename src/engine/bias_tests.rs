@@ -321,6 +321,8 @@ struct Arena<P: Policy> {
     /// A value the writers write in two halves, both the same.
     halves: (AtomicU64, AtomicU64),
     ops: AtomicU64,
+    /// Reads that took the biased path.
+    published: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -362,6 +364,7 @@ fn stress<P: Policy>(work: Duration) {
         census: AtomicUsize::new(0),
         halves: (AtomicU64::new(0), AtomicU64::new(0)),
         ops: AtomicU64::new(0),
+        published: AtomicU64::new(0),
         stop: AtomicBool::new(false),
     });
     // Releasers: threads that never take the lock, only release read locks
@@ -398,6 +401,7 @@ fn stress<P: Policy>(work: Duration) {
                     // Biased reads, released here.
                     0..=59 => {
                         let token = l.lock_read();
+                        arena.published.fetch_add(token.slot().is_some() as u64, Ordering::Relaxed);
                         arena.enter_read();
                         for _ in 0..(x >> 32) % 32 {
                             std::hint::spin_loop();
@@ -409,6 +413,7 @@ fn stress<P: Policy>(work: Duration) {
                     // Released on another thread.
                     60..=74 => {
                         let token = l.lock_read();
+                        arena.published.fetch_add(token.slot().is_some() as u64, Ordering::Relaxed);
                         arena.enter_read();
                         release_elsewhere.send(token).unwrap();
                     }
@@ -424,6 +429,7 @@ fn stress<P: Policy>(work: Duration) {
                     // Upgrades from a (maybe published) read.
                     80..=86 => {
                         let token = l.lock_read();
+                        arena.published.fetch_add(token.slot().is_some() as u64, Ordering::Relaxed);
                         arena.enter_read();
                         // SAFETY: the read lock `token` stands for is held.
                         unsafe { l.count_in(token) };
@@ -496,6 +502,10 @@ fn stress<P: Policy>(work: Duration) {
         std::thread::sleep(Duration::from_millis(5));
     }
     let writes: u64 = threads.into_iter().map(|t| t.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).sum();
+    let (ops, published) = (arena.ops.load(Ordering::Relaxed), arena.published.load(Ordering::Relaxed));
+    eprintln!("{}: {ops} operations, {published} published reads", core::any::type_name::<P>());
+    // (Hundreds to thousands per run: the bias comes back between writes.)
+    assert!(published > 0, "no read took the biased path in {ops} operations");
     assert_eq!(arena.census.load(Ordering::SeqCst), 0);
     assert_eq!(arena.lock.published_readers(), 0, "a read lock left published");
     let s = state(&arena.lock);
