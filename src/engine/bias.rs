@@ -239,10 +239,32 @@ impl<P: Policy> RawRwLock<P> {
             // Taken by another reader (of this lock or another).
             return None;
         }
-        if self.state.load(Ordering::SeqCst) & BIASED != 0 {
+        if self.state_after_publish() & BIASED != 0 {
             return Some(P::ReadToken::published(index));
         }
         Self::back_off(slot, me)
+    }
+
+    /// The reader's look at the state word after it published itself: a
+    /// `SeqCst` load.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn state_after_publish(&self) -> u32 {
+        self.state.load(Ordering::SeqCst)
+    }
+
+    /// Under loom, the same look as a read-modify-write that changes
+    /// nothing. loom treats a `SeqCst` load as an `Acquire` one (its README,
+    /// "Unsupported features"), so it would let this load and the
+    /// revocation's scan both miss the other side's write, which the
+    /// memory model forbids here (all four accesses are `SeqCst`): every
+    /// model of a biased reader racing a revocation would report a false
+    /// data race. A read-modify-write reads the latest value, as the
+    /// `SeqCst` load does in that race, and with the same ordering, so a
+    /// weaker ordering here still fails the models.
+    #[cfg(loom)]
+    fn state_after_publish(&self) -> u32 {
+        self.state.fetch_add(0, Ordering::SeqCst)
     }
 
     /// A published reader found the bias revoked: it leaves its slot, or,
@@ -270,7 +292,9 @@ impl<P: Policy> RawRwLock<P> {
     /// revocation has passed.
     #[cold]
     fn try_enable_bias(&self) {
-        let s = self.state.load(Ordering::Relaxed);
+        // `Acquire`: if this sees a revocation's change, it sees the window
+        // that revocation opened before it (see `revoke_locked`).
+        let s = self.state.load(Ordering::Acquire);
         if s & (WRITER | QUEUED | BIASED) != 0 || readers(s) == 0 {
             return;
         }
@@ -368,10 +392,19 @@ impl<P: Policy> RawRwLock<P> {
     /// temporary read lock's release may hand the lock on).
     pub(crate) fn revoke_locked(&self, q: &mut Queue) -> WakeList {
         let mut s = self.state.load(Ordering::Relaxed);
+        if s & BIASED == 0 {
+            return WakeList::new();
+        }
+        // SAFETY: the queue lock is held, so `with_queue` allocated `shared`;
+        // it lives until the lock is dropped.
+        let shared = unsafe { &*self.shared.load(Ordering::Acquire) };
+        // The window opens now, before the bias goes off, so that a counted
+        // reader arriving during the scan does not turn it back on (its
+        // `Acquire` look at the state, after this, sees the window). Only
+        // revocations clear `BIASED`, under the queue lock: it stays set
+        // until the compare-and-swap below.
+        shared.inhibit_until.store(u64::MAX, Ordering::Relaxed);
         loop {
-            if s & BIASED == 0 {
-                return WakeList::new();
-            }
             // Clear the bias and take a temporary read lock in one step, so
             // that no writer finds the lock free while the published readers
             // are not yet counted.
@@ -397,9 +430,6 @@ impl<P: Policy> RawRwLock<P> {
         }
         let end = now_ns();
         let cost = end.saturating_sub(start).max(1);
-        // SAFETY: the queue lock is held, so `with_queue` allocated `shared`;
-        // it lives until the lock is dropped.
-        let shared = unsafe { &*self.shared.load(Ordering::Acquire) };
         shared.inhibit_until.store(end.saturating_add(INHIBIT_FACTOR.saturating_mul(cost)), Ordering::Relaxed);
         // Release the temporary read lock; if it was the last, the queue's
         // waiters are served as after any last reader.
