@@ -244,7 +244,7 @@ impl Scenario for Contention {
             Column::plain("jain", "Jain", 3),
         ];
         let timed_threads: Vec<usize> = ctx.cfg.pick(vec![4 * cpus], threads.clone(), threads.clone());
-        let timed_reads: &[u64] = ctx.cfg.pick(&[0], &[0, 50], &[0, 50, 90]);
+        let timed_reads: &[u64] = ctx.cfg.pick(&[0], &[0, 50, 90], &[0, 50, 90]);
         let duration = Duration::from_millis(ctx.cfg.pick(20, 100, 500));
         for &threads in &timed_threads {
             for &read_pct in timed_reads {
