@@ -78,6 +78,24 @@
 //! *exact.write() += 1;
 //! ```
 //!
+//! # Reads that scale: [`ReadBiased<P>`](ReadBiased)
+//!
+//! `RwLock<T, ReadBiased<PhaseFair>>` (any policy, either mode, blocking or
+//! async) lets readers publish themselves in a slot of a process-wide table
+//! instead of all writing the lock's one state word, so reads on different
+//! cores do not contend. A writer first revokes the bias (a scan of the
+//! table) and then waits for those readers like any others; the bias returns
+//! after nine times the revocation's cost. Choose it for read-mostly data
+//! read by many threads; see docs/SEMANTICS.md §2b.
+//!
+//! ```
+//! use rwlocker::{PhaseFair, ReadBiased, RwLock};
+//!
+//! let routes: RwLock<Vec<u32>, ReadBiased<PhaseFair>> = RwLock::new(vec![1]);
+//! assert_eq!(routes.read()[0], 1); // no write to a shared line once biased
+//! routes.write().push(2); // revokes the bias, then writes
+//! ```
+//!
 //! # Condition variables
 //!
 //! ```

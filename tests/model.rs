@@ -975,6 +975,26 @@ proptest! {
     fn model_condvar_writer_preferring((ops, rev) in ops(4)) {
         run_case::<WriterPreferring>(&ops, rev);
     }
+
+    #[test]
+    fn model_reader_preferring_biased((ops, rev) in ops(1)) {
+        run_case::<rwlocker::ReadBiased<ReaderPreferring>>(&ops, rev);
+    }
+
+    #[test]
+    fn model_writer_preferring_biased((ops, rev) in ops(1)) {
+        run_case::<rwlocker::ReadBiased<WriterPreferring>>(&ops, rev);
+    }
+
+    #[test]
+    fn model_phase_fair_biased((ops, rev) in ops(1)) {
+        run_case::<rwlocker::ReadBiased<PhaseFair>>(&ops, rev);
+    }
+
+    #[test]
+    fn model_condvar_phase_fair_biased((ops, rev) in ops(4)) {
+        run_case::<rwlocker::ReadBiased<PhaseFair>>(&ops, rev);
+    }
 }
 
 /// The harness itself catches what it claims to: a model that disagreed

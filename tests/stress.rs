@@ -26,7 +26,7 @@ use common::{Rng, Watchdog};
 use rwlocker::engine::StateSnapshot;
 use rwlocker::{
     AsyncRwCondvar, AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, Exclusive, PhaseFair, Policy, PolicyKind,
-    ReaderPreferring, RwCondvar, RwLock, RwLockWriteGuard, WriterPreferring,
+    ReadBiased, ReaderPreferring, RwCondvar, RwLock, RwLockWriteGuard, WriterPreferring,
 };
 
 const THREADS: u64 = 8;
@@ -223,6 +223,16 @@ fn stress_blocking_exclusive() {
     stress_blocking::<Exclusive>("blocking Exclusive");
 }
 
+#[test]
+fn stress_blocking_phase_fair_biased() {
+    stress_blocking::<ReadBiased<PhaseFair>>("blocking ReadBiased<PhaseFair>");
+}
+
+#[test]
+fn stress_blocking_writer_preferring_biased() {
+    stress_blocking::<ReadBiased<WriterPreferring>>("blocking ReadBiased<WriterPreferring>");
+}
+
 // ---------------------------------------------------------------------------
 // Condvar: untimed waits, where a single lost wakeup is a permanent stall
 // ---------------------------------------------------------------------------
@@ -385,6 +395,11 @@ fn stress_condvar_reader_preferring() {
 #[test]
 fn stress_condvar_mutex() {
     stress_condvar_ring::<Exclusive>("condvar Mutex");
+}
+
+#[test]
+fn stress_condvar_reader_preferring_biased() {
+    stress_condvar_ring::<ReadBiased<ReaderPreferring>>("condvar ReadBiased<ReaderPreferring>");
 }
 
 // ---------------------------------------------------------------------------
@@ -579,6 +594,11 @@ fn stress_async_phase_fair() {
 #[test]
 fn stress_async_exclusive() {
     stress_async::<Exclusive>("async Exclusive");
+}
+
+#[test]
+fn stress_async_phase_fair_biased() {
+    stress_async::<ReadBiased<PhaseFair>>("async ReadBiased<PhaseFair>");
 }
 
 /// The watchdog does fail a stalled test, and reports the lock's state.

@@ -9,6 +9,7 @@
 use core::task::{Context, Poll};
 use std::sync::Arc as StdArc;
 
+use crate::engine::bias::ReadToken as _;
 use crate::engine::waiter::{Kind, Waiter, WAITING};
 use crate::engine::RawRwLock;
 use crate::loom::Arc;
@@ -16,6 +17,10 @@ use crate::policy::Policy;
 
 pub(crate) struct Acquire {
     kind: Kind,
+    /// Whether a read may take a read-biased lock's biased path (its guard
+    /// then keeps the token the poll returns); false for acquisitions whose
+    /// read lock is released as a counted one.
+    biased: bool,
     state: State,
 }
 
@@ -26,26 +31,42 @@ enum State {
 }
 
 impl Acquire {
+    /// An acquisition whose read lock (if `kind` is a read) is counted:
+    /// released with `unlock_shared`.
     pub(crate) const fn new(kind: Kind) -> Self {
-        Acquire { kind, state: State::Idle }
+        Acquire { kind, biased: false, state: State::Idle }
     }
 
-    /// Polls for the lock; `Ready` means the caller now holds it.
-    pub(crate) fn poll<P: Policy>(&mut self, raw: &RawRwLock<P>, cx: &mut Context<'_>) -> Poll<()> {
+    /// An acquisition for a guard that keeps the token [`poll`](Self::poll)
+    /// returns: a read may be published on a read-biased lock.
+    pub(crate) const fn biased(kind: Kind) -> Self {
+        Acquire { kind, biased: true, state: State::Idle }
+    }
+
+    /// Polls for the lock; `Ready` means the caller now holds it, and
+    /// carries what a read lock's release needs (always the counted token
+    /// for writes and for acquisitions made with [`new`](Self::new)).
+    pub(crate) fn poll<P: Policy>(&mut self, raw: &RawRwLock<P>, cx: &mut Context<'_>) -> Poll<P::ReadToken> {
         match &self.state {
             State::Idle => {
+                if self.biased && self.kind == Kind::Read {
+                    if let Some(token) = raw.try_read_biased() {
+                        self.state = State::Done;
+                        return Poll::Ready(token);
+                    }
+                }
                 let got = match self.kind {
                     Kind::Read => raw.try_lock_shared(),
                     Kind::Write => raw.try_lock_exclusive(),
                 };
                 if got {
                     self.state = State::Done;
-                    return Poll::Ready(());
+                    return Poll::Ready(P::ReadToken::COUNTED);
                 }
                 let waiter = Waiter::task(self.kind, WAITING, cx.waker());
                 if raw.arrive(&waiter) {
                     self.state = State::Done;
-                    return Poll::Ready(());
+                    return Poll::Ready(P::ReadToken::COUNTED);
                 }
                 self.state = State::Queued(waiter);
                 Poll::Pending
@@ -56,7 +77,7 @@ impl Acquire {
                 waiter.register(cx.waker());
                 if raw.poll_queued(waiter) {
                     self.state = State::Done;
-                    Poll::Ready(())
+                    Poll::Ready(P::ReadToken::COUNTED)
                 } else {
                     Poll::Pending
                 }
@@ -100,7 +121,7 @@ trait AcquireOn: Send + Sync {
 
 impl<P: Policy> AcquireOn for RawRwLock<P> {
     fn poll(&self, acquire: &mut Acquire, cx: &mut Context<'_>) -> Poll<()> {
-        acquire.poll(self, cx)
+        acquire.poll(self, cx).map(|_| ())
     }
     fn cancel(&self, acquire: &mut Acquire) {
         acquire.cancel(self)

@@ -18,6 +18,8 @@ use super::{
     AsyncRwLock, AsyncRwLockReadGuard, AsyncRwLockWriteGuard, OwnedAsyncRwLockReadGuard, OwnedAsyncRwLockWriteGuard,
 };
 use crate::blocking::rwlock::{MappedRwLockReadGuard, MappedRwLockWriteGuard};
+use crate::engine::bias::ReadToken as _;
+use crate::engine::waiter::Kind;
 use crate::policy::{PhaseFair, Policy};
 
 impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
@@ -34,10 +36,10 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
     /// ```
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> MappedRwLockReadGuard<'a, U, P> {
         let data = NonNull::from(f(&*this));
-        let lock = Self::into_lock(this);
+        let (lock, token) = Self::into_parts(this);
         // SAFETY: the read lock passes from the consumed guard; `data` came
         // from `&T` under it.
-        unsafe { MappedRwLockReadGuard::from_raw(&lock.raw, data) }
+        unsafe { MappedRwLockReadGuard::from_raw(&lock.raw, token, data) }
     }
 
     /// A guard for a part of the data if `f` finds one; otherwise the guard
@@ -58,9 +60,9 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
     ) -> Result<MappedRwLockReadGuard<'a, U, P>, Self> {
         match f(&*this).map(NonNull::from) {
             Some(data) => {
-                let lock = Self::into_lock(this);
+                let (lock, token) = Self::into_parts(this);
                 // SAFETY: as in `map`.
-                Ok(unsafe { MappedRwLockReadGuard::from_raw(&lock.raw, data) })
+                Ok(unsafe { MappedRwLockReadGuard::from_raw(&lock.raw, token, data) })
             }
             None => Err(this),
         }
@@ -136,7 +138,7 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
         // stays valid; it passes to the mapped guard.
         unsafe {
             lock.raw.downgrade();
-            MappedRwLockReadGuard::from_raw(&lock.raw, data)
+            MappedRwLockReadGuard::from_raw(&lock.raw, P::ReadToken::COUNTED, data)
         }
     }
 
@@ -162,7 +164,7 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
                 // SAFETY: as in `downgrade_map`.
                 unsafe {
                     lock.raw.downgrade();
-                    Ok(MappedRwLockReadGuard::from_raw(&lock.raw, data))
+                    Ok(MappedRwLockReadGuard::from_raw(&lock.raw, P::ReadToken::COUNTED, data))
                 }
             }
             None => Err(this),
@@ -175,6 +177,8 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
 #[must_use = "if unused the lock is released at once"]
 pub struct OwnedMappedAsyncRwLockReadGuard<T: ?Sized, U: ?Sized, P: Policy = PhaseFair> {
     lock: ManuallyDrop<Arc<AsyncRwLock<T, P>>>,
+    /// What the read lock's release needs (see `Policy::ReadToken`).
+    token: P::ReadToken,
     data: NonNull<U>,
     _marker: PhantomData<*const ()>,
 }
@@ -214,7 +218,7 @@ unsafe impl<T: ?Sized + Send + Sync, U: ?Sized + Sync, P: Policy> Sync for Owned
 }
 
 macro_rules! owned_mapped_common {
-    ($guard:ident, $unlock:ident) => {
+    ($guard:ident, $kind:expr, $token:expr) => {
         impl<T: ?Sized, U: ?Sized, P: Policy> Deref for $guard<T, U, P> {
             type Target = U;
             #[inline]
@@ -230,7 +234,8 @@ macro_rules! owned_mapped_common {
                 // SAFETY: the guard holds the lock in this mode and gives it
                 // up exactly once; the `Arc` is dropped once, after.
                 unsafe {
-                    self.lock.raw.$unlock();
+                    #[allow(clippy::redundant_closure_call)]
+                    self.lock.raw.unlock_held($kind, ($token)(&*self));
                     ManuallyDrop::drop(&mut self.lock);
                 }
             }
@@ -250,19 +255,23 @@ macro_rules! owned_mapped_common {
 
         impl<T: ?Sized, U: ?Sized, P: Policy> $guard<T, U, P> {
             /// Gives up the guard without releasing the lock; returns the
-            /// `Arc`.
-            fn into_lock(this: Self) -> Arc<AsyncRwLock<T, P>> {
+            /// `Arc` and the token.
+            fn into_parts(this: Self) -> (Arc<AsyncRwLock<T, P>>, P::ReadToken) {
                 let mut this = ManuallyDrop::new(this);
                 // SAFETY: `this` is never dropped, so the `Arc` is moved out
                 // once.
-                unsafe { ManuallyDrop::take(&mut this.lock) }
+                #[allow(clippy::redundant_closure_call)]
+                let token = ($token)(&*this);
+                // SAFETY: `this` is never dropped, so the `Arc` is moved out
+                // once.
+                (unsafe { ManuallyDrop::take(&mut this.lock) }, token)
             }
         }
     };
 }
 
-owned_mapped_common!(OwnedMappedAsyncRwLockReadGuard, unlock_shared);
-owned_mapped_common!(OwnedMappedAsyncRwLockWriteGuard, unlock_exclusive);
+owned_mapped_common!(OwnedMappedAsyncRwLockReadGuard, Kind::Read, |g: &Self| g.token);
+owned_mapped_common!(OwnedMappedAsyncRwLockWriteGuard, Kind::Write, |_: &Self| P::ReadToken::COUNTED);
 
 impl<T: ?Sized, U: ?Sized, P: Policy> DerefMut for OwnedMappedAsyncRwLockWriteGuard<T, U, P> {
     #[inline]
@@ -288,8 +297,9 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockReadGuard<T, P> {
     /// ```
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> OwnedMappedAsyncRwLockReadGuard<T, U, P> {
         let data = NonNull::from(f(&*this));
-        let lock = ManuallyDrop::new(Self::into_lock(this));
-        OwnedMappedAsyncRwLockReadGuard { lock, data, _marker: PhantomData }
+        let (lock, token) = Self::into_parts(this);
+        let lock = ManuallyDrop::new(lock);
+        OwnedMappedAsyncRwLockReadGuard { lock, token, data, _marker: PhantomData }
     }
 
     /// A guard for a part of the data if `f` finds one; otherwise the guard
@@ -311,8 +321,9 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockReadGuard<T, P> {
     ) -> Result<OwnedMappedAsyncRwLockReadGuard<T, U, P>, Self> {
         match f(&*this).map(NonNull::from) {
             Some(data) => {
-                let lock = ManuallyDrop::new(Self::into_lock(this));
-                Ok(OwnedMappedAsyncRwLockReadGuard { lock, data, _marker: PhantomData })
+                let (lock, token) = Self::into_parts(this);
+                let lock = ManuallyDrop::new(lock);
+                Ok(OwnedMappedAsyncRwLockReadGuard { lock, token, data, _marker: PhantomData })
             }
             None => Err(this),
         }
@@ -337,7 +348,8 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockWriteGuard<T, P> {
         f: impl FnOnce(&mut T) -> &mut U,
     ) -> OwnedMappedAsyncRwLockWriteGuard<T, U, P> {
         let data = NonNull::from(f(&mut *this));
-        let lock = ManuallyDrop::new(Self::into_lock(this));
+        let (lock, _) = Self::into_parts(this);
+        let lock = ManuallyDrop::new(lock);
         OwnedMappedAsyncRwLockWriteGuard { lock, data, _marker: PhantomData }
     }
 
@@ -361,7 +373,8 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockWriteGuard<T, P> {
     ) -> Result<OwnedMappedAsyncRwLockWriteGuard<T, U, P>, Self> {
         match f(&mut *this).map(NonNull::from) {
             Some(data) => {
-                let lock = ManuallyDrop::new(Self::into_lock(this));
+                let (lock, _) = Self::into_parts(this);
+                let lock = ManuallyDrop::new(lock);
                 Ok(OwnedMappedAsyncRwLockWriteGuard { lock, data, _marker: PhantomData })
             }
             None => Err(this),
@@ -385,12 +398,13 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockWriteGuard<T, P> {
     /// ```
     pub fn downgrade_map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> OwnedMappedAsyncRwLockReadGuard<T, U, P> {
         let data = NonNull::from(f(&*this));
-        let lock = ManuallyDrop::new(Self::into_lock(this));
+        let (lock, token) = Self::into_parts(this);
+        let lock = ManuallyDrop::new(lock);
         // SAFETY: the consumed guard held the write lock; after the
         // downgrade a read lock is held, under which `data` (from `&T`)
         // stays valid; it passes to the mapped guard.
         unsafe { lock.raw.downgrade() };
-        OwnedMappedAsyncRwLockReadGuard { lock, data, _marker: PhantomData }
+        OwnedMappedAsyncRwLockReadGuard { lock, token, data, _marker: PhantomData }
     }
 
     /// [`downgrade_map`](Self::downgrade_map) if `f` finds a part;
@@ -412,10 +426,11 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockWriteGuard<T, P> {
     ) -> Result<OwnedMappedAsyncRwLockReadGuard<T, U, P>, Self> {
         match f(&*this).map(NonNull::from) {
             Some(data) => {
-                let lock = ManuallyDrop::new(Self::into_lock(this));
+                let (lock, token) = Self::into_parts(this);
+                let lock = ManuallyDrop::new(lock);
                 // SAFETY: as in `downgrade_map`.
                 unsafe { lock.raw.downgrade() };
-                Ok(OwnedMappedAsyncRwLockReadGuard { lock, data, _marker: PhantomData })
+                Ok(OwnedMappedAsyncRwLockReadGuard { lock, token, data, _marker: PhantomData })
             }
             None => Err(this),
         }
@@ -437,8 +452,9 @@ impl<T: ?Sized, U: ?Sized, P: Policy> OwnedMappedAsyncRwLockReadGuard<T, U, P> {
     /// ```
     pub fn map<V: ?Sized>(this: Self, f: impl FnOnce(&U) -> &V) -> OwnedMappedAsyncRwLockReadGuard<T, V, P> {
         let data = NonNull::from(f(&*this));
-        let lock = ManuallyDrop::new(Self::into_lock(this));
-        OwnedMappedAsyncRwLockReadGuard { lock, data, _marker: PhantomData }
+        let (lock, token) = Self::into_parts(this);
+        let lock = ManuallyDrop::new(lock);
+        OwnedMappedAsyncRwLockReadGuard { lock, token, data, _marker: PhantomData }
     }
 
     /// Maps further into the data if `f` finds a part; otherwise the guard
@@ -461,8 +477,9 @@ impl<T: ?Sized, U: ?Sized, P: Policy> OwnedMappedAsyncRwLockReadGuard<T, U, P> {
     ) -> Result<OwnedMappedAsyncRwLockReadGuard<T, V, P>, Self> {
         match f(&*this).map(NonNull::from) {
             Some(data) => {
-                let lock = ManuallyDrop::new(Self::into_lock(this));
-                Ok(OwnedMappedAsyncRwLockReadGuard { lock, data, _marker: PhantomData })
+                let (lock, token) = Self::into_parts(this);
+                let lock = ManuallyDrop::new(lock);
+                Ok(OwnedMappedAsyncRwLockReadGuard { lock, token, data, _marker: PhantomData })
             }
             None => Err(this),
         }
@@ -488,7 +505,8 @@ impl<T: ?Sized, U: ?Sized, P: Policy> OwnedMappedAsyncRwLockWriteGuard<T, U, P> 
         f: impl FnOnce(&mut U) -> &mut V,
     ) -> OwnedMappedAsyncRwLockWriteGuard<T, V, P> {
         let data = NonNull::from(f(&mut *this));
-        let lock = ManuallyDrop::new(Self::into_lock(this));
+        let (lock, _) = Self::into_parts(this);
+        let lock = ManuallyDrop::new(lock);
         OwnedMappedAsyncRwLockWriteGuard { lock, data, _marker: PhantomData }
     }
 
@@ -513,7 +531,8 @@ impl<T: ?Sized, U: ?Sized, P: Policy> OwnedMappedAsyncRwLockWriteGuard<T, U, P> 
     ) -> Result<OwnedMappedAsyncRwLockWriteGuard<T, V, P>, Self> {
         match f(&mut *this).map(NonNull::from) {
             Some(data) => {
-                let lock = ManuallyDrop::new(Self::into_lock(this));
+                let (lock, _) = Self::into_parts(this);
+                let lock = ManuallyDrop::new(lock);
                 Ok(OwnedMappedAsyncRwLockWriteGuard { lock, data, _marker: PhantomData })
             }
             None => Err(this),

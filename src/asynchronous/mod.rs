@@ -20,6 +20,7 @@ pub(crate) use acquire::Acquire;
 pub use acquire::RawAcquire;
 pub use map::{OwnedMappedAsyncRwLockReadGuard, OwnedMappedAsyncRwLockWriteGuard};
 
+use crate::engine::bias::ReadToken as _;
 use crate::engine::waiter::Kind;
 use crate::engine::RawRwLock;
 use crate::policy::{Exclusive, PhaseFair, Policy};
@@ -84,7 +85,7 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
     ///
     /// The future joins the queue at its first `Pending` poll.
     pub fn read(&self) -> AsyncRwLockReadFuture<'_, T, P> {
-        AsyncRwLockReadFuture { lock: self, acquire: Acquire::new(Kind::Read) }
+        AsyncRwLockReadFuture { lock: self, acquire: Acquire::biased(Kind::Read) }
     }
 
     /// Waits for the write lock.
@@ -118,7 +119,7 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
 
     /// Waits for a read lock whose guard keeps the `Arc` (no lifetime).
     pub fn read_owned(self: Arc<Self>) -> OwnedAsyncRwLockReadFuture<T, P> {
-        OwnedAsyncRwLockReadFuture { lock: Some(self), acquire: Acquire::new(Kind::Read) }
+        OwnedAsyncRwLockReadFuture { lock: Some(self), acquire: Acquire::biased(Kind::Read) }
     }
 
     /// Waits for the write lock with a guard that keeps the `Arc`.
@@ -129,8 +130,10 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
     /// A read lock if one is available at once, without overtaking a waiter
     /// the policy serves first.
     pub fn try_read(&self) -> Option<AsyncRwLockReadGuard<'_, T, P>> {
-        // SAFETY: a read lock is held when `try_lock_shared` returns true.
-        self.raw.try_lock_shared().then(|| unsafe { AsyncRwLockReadGuard::new(self) })
+        // SAFETY: a read lock is held when `read_with` returns its token.
+        self.raw
+            .read_with(RawRwLock::try_lock_shared)
+            .map(|token| unsafe { AsyncRwLockReadGuard::with_token(self, token) })
     }
 
     /// The write lock if it is free and nobody waits for it.
@@ -154,8 +157,9 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
     /// assert_eq!(*r, 1);
     /// ```
     pub fn try_read_owned(self: Arc<Self>) -> Option<OwnedAsyncRwLockReadGuard<T, P>> {
-        // SAFETY: a read lock is held when `try_lock_shared` returns true.
-        self.raw.try_lock_shared().then(|| unsafe { OwnedAsyncRwLockReadGuard::new(self) })
+        // SAFETY: a read lock is held when `read_with` returns its token.
+        let token = self.raw.read_with(RawRwLock::try_lock_shared)?;
+        Some(unsafe { OwnedAsyncRwLockReadGuard::with_token(self, token) })
     }
 
     /// [`try_write`](Self::try_write) with a guard that keeps the `Arc`. On
@@ -206,9 +210,9 @@ impl<T: ?Sized, P: Policy> AsyncRwLock<T, P> {
     /// Blocks the calling thread until a read lock is held: for synchronous
     /// code sharing the lock with tasks. Do not call it from async code.
     pub fn read_blocking(&self) -> AsyncRwLockReadGuard<'_, T, P> {
-        self.raw.lock_shared();
-        // SAFETY: a read lock is held.
-        unsafe { AsyncRwLockReadGuard::new(self) }
+        let token = self.raw.lock_read();
+        // SAFETY: the read lock `token` stands for is held.
+        unsafe { AsyncRwLockReadGuard::with_token(self, token) }
     }
 
     /// Blocks the calling thread until the write lock is held.
@@ -246,7 +250,7 @@ crate::macros::data_lock_impls!(AsyncRwLock);
 // ---------------------------------------------------------------------------
 
 macro_rules! borrowed_future {
-    ($(#[$doc:meta])* $name:ident => $guard:ident) => {
+    ($(#[$doc:meta])* $name:ident => $guard:ident, $make:ident) => {
         $(#[$doc])*
         #[must_use = "futures do nothing unless polled"]
         pub struct $name<'a, T: ?Sized, P: Policy = PhaseFair> {
@@ -259,8 +263,9 @@ macro_rules! borrowed_future {
             fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
                 let this = self.get_mut();
                 match this.acquire.poll(&this.lock.raw, cx) {
-                    // SAFETY: `Ready` means the lock is held in this mode.
-                    Poll::Ready(()) => Poll::Ready(unsafe { $guard::new(this.lock) }),
+                    // SAFETY: `Ready` means the lock is held in this mode
+                    // (for a read, the read lock `token` stands for).
+                    Poll::Ready(token) => Poll::Ready(unsafe { $guard::$make(this.lock, token) }),
                     Poll::Pending => Poll::Pending,
                 }
             }
@@ -281,7 +286,7 @@ macro_rules! borrowed_future {
 }
 
 macro_rules! owned_future {
-    ($(#[$doc:meta])* $name:ident => $guard:ident) => {
+    ($(#[$doc:meta])* $name:ident => $guard:ident, $make:ident) => {
         $(#[$doc])*
         #[must_use = "futures do nothing unless polled"]
         pub struct $name<T: ?Sized, P: Policy = PhaseFair> {
@@ -296,8 +301,9 @@ macro_rules! owned_future {
                 let this = self.get_mut();
                 let lock = this.lock.as_ref().expect("rwlocker: lock future polled after it completed");
                 match this.acquire.poll(&lock.raw, cx) {
-                    // SAFETY: `Ready` means the lock is held in this mode.
-                    Poll::Ready(()) => Poll::Ready(unsafe { $guard::new(this.lock.take().unwrap()) }),
+                    // SAFETY: `Ready` means the lock is held in this mode
+                    // (for a read, the read lock `token` stands for).
+                    Poll::Ready(token) => Poll::Ready(unsafe { $guard::$make(this.lock.take().unwrap(), token) }),
                     Poll::Pending => Poll::Pending,
                 }
             }
@@ -321,19 +327,19 @@ macro_rules! owned_future {
 
 borrowed_future! {
     /// The future of [`AsyncRwLock::read`].
-    AsyncRwLockReadFuture => AsyncRwLockReadGuard
+    AsyncRwLockReadFuture => AsyncRwLockReadGuard, with_token
 }
 borrowed_future! {
     /// The future of [`AsyncRwLock::write`] and [`AsyncRwLock::lock`].
-    AsyncRwLockWriteFuture => AsyncRwLockWriteGuard
+    AsyncRwLockWriteFuture => AsyncRwLockWriteGuard, granted
 }
 owned_future! {
     /// The future of [`AsyncRwLock::read_owned`].
-    OwnedAsyncRwLockReadFuture => OwnedAsyncRwLockReadGuard
+    OwnedAsyncRwLockReadFuture => OwnedAsyncRwLockReadGuard, with_token
 }
 owned_future! {
     /// The future of [`AsyncRwLock::write_owned`].
-    OwnedAsyncRwLockWriteFuture => OwnedAsyncRwLockWriteGuard
+    OwnedAsyncRwLockWriteFuture => OwnedAsyncRwLockWriteGuard, granted
 }
 
 // ---------------------------------------------------------------------------
@@ -350,6 +356,8 @@ owned_future! {
 #[must_use = "if unused the lock is released at once"]
 pub struct AsyncRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     lock: &'a AsyncRwLock<T, P>,
+    /// What the read lock's release needs (see `Policy::ReadToken`).
+    token: P::ReadToken,
     _marker: PhantomData<*const ()>,
 }
 
@@ -364,6 +372,8 @@ pub struct AsyncRwLockWriteGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
 #[must_use = "if unused the lock is released at once"]
 pub struct OwnedAsyncRwLockReadGuard<T: ?Sized, P: Policy = PhaseFair> {
     lock: ManuallyDrop<Arc<AsyncRwLock<T, P>>>,
+    /// What the read lock's release needs (see `Policy::ReadToken`).
+    token: P::ReadToken,
     _marker: PhantomData<*const ()>,
 }
 
@@ -375,14 +385,15 @@ pub struct OwnedAsyncRwLockWriteGuard<T: ?Sized, P: Policy = PhaseFair> {
 }
 
 macro_rules! guard_common {
-    ($guard:ident $(<$a:lifetime>)?, $handle:ty, $wrap:expr) => {
+    ($guard:ident $(<$a:lifetime>)?, $handle:ty, $wrap:expr $(, $token:ident)?) => {
         impl<$($a,)? T: ?Sized, P: Policy> $guard<$($a,)? T, P> {
             /// # Safety
-            /// The lock is held in this guard's mode; the guard releases it.
+            /// The lock is held in this guard's mode (a read lock: a
+            /// counted one); the guard releases it.
             #[inline]
             pub(crate) unsafe fn new(lock: $handle) -> Self {
                 #[allow(clippy::redundant_closure_call)]
-                $guard { lock: ($wrap)(lock), _marker: PhantomData }
+                $guard { lock: ($wrap)(lock), $($token: P::ReadToken::COUNTED,)? _marker: PhantomData }
             }
 
             /// The lock this guard belongs to.
@@ -422,9 +433,9 @@ macro_rules! guard_common {
     };
 }
 
-guard_common!(AsyncRwLockReadGuard<'a>, &'a AsyncRwLock<T, P>, |l| l);
+guard_common!(AsyncRwLockReadGuard<'a>, &'a AsyncRwLock<T, P>, |l| l, token);
 guard_common!(AsyncRwLockWriteGuard<'a>, &'a AsyncRwLock<T, P>, |l| l);
-guard_common!(OwnedAsyncRwLockReadGuard, Arc<AsyncRwLock<T, P>>, ManuallyDrop::new);
+guard_common!(OwnedAsyncRwLockReadGuard, Arc<AsyncRwLock<T, P>>, ManuallyDrop::new, token);
 guard_common!(OwnedAsyncRwLockWriteGuard, Arc<AsyncRwLock<T, P>>, ManuallyDrop::new);
 
 macro_rules! deref_mut {
@@ -443,8 +454,8 @@ deref_mut!(OwnedAsyncRwLockWriteGuard);
 
 impl<T: ?Sized, P: Policy> Drop for AsyncRwLockReadGuard<'_, T, P> {
     fn drop(&mut self) {
-        // SAFETY: the guard holds a read lock and gives it up exactly once.
-        unsafe { self.lock.raw.unlock_shared() }
+        // SAFETY: the guard holds that read lock and gives it up exactly once.
+        unsafe { self.lock.raw.unlock_read(self.token) }
     }
 }
 
@@ -463,7 +474,7 @@ impl<T: ?Sized, P: Policy> Drop for OwnedAsyncRwLockReadGuard<T, P> {
         // waker it runs panics).
         unsafe {
             let lock = ManuallyDrop::take(&mut self.lock);
-            lock.raw.unlock_shared();
+            lock.raw.unlock_read(self.token);
         }
     }
 }
@@ -482,11 +493,19 @@ impl<T: ?Sized, P: Policy> Drop for OwnedAsyncRwLockWriteGuard<T, P> {
 }
 
 impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
-    /// Gives up the guard without releasing the lock; returns the lock.
-    pub(crate) fn into_lock(this: Self) -> &'a AsyncRwLock<T, P> {
-        let lock = this.lock;
+    /// # Safety
+    /// The read lock `token` stands for is held; the guard releases it.
+    #[inline]
+    pub(crate) unsafe fn with_token(lock: &'a AsyncRwLock<T, P>, token: P::ReadToken) -> Self {
+        AsyncRwLockReadGuard { lock, token, _marker: PhantomData }
+    }
+
+    /// Gives up the guard without releasing the lock; returns the lock and
+    /// the read lock's token.
+    pub(crate) fn into_parts(this: Self) -> (&'a AsyncRwLock<T, P>, P::ReadToken) {
+        let (lock, token) = (this.lock, this.token);
         core::mem::forget(this);
-        lock
+        (lock, token)
     }
 }
 
@@ -507,9 +526,13 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockReadGuard<'a, T, P> {
     /// # });
     /// ```
     pub fn try_upgrade(this: Self) -> Result<AsyncRwLockWriteGuard<'a, T, P>, Self> {
-        // SAFETY: the guard holds a read lock of this lock.
-        if unsafe { this.lock.raw.try_upgrade() } {
-            let lock = Self::into_lock(this);
+        // SAFETY: the guard holds a read lock of this lock: counted in, it
+        // is the one the upgrade looks for.
+        if unsafe {
+            this.lock.raw.count_in(this.token);
+            this.lock.raw.try_upgrade()
+        } {
+            let (lock, _) = Self::into_parts(this);
             // SAFETY: the read lock became the write lock, which passes to
             // the new guard.
             Ok(unsafe { AsyncRwLockWriteGuard::new(lock) })
@@ -525,6 +548,22 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
         let lock = this.lock;
         core::mem::forget(this);
         lock
+    }
+
+    /// [`into_lock`](Self::into_lock), with the counted token, as for
+    /// read guards.
+    pub(crate) fn into_parts(this: Self) -> (&'a AsyncRwLock<T, P>, P::ReadToken) {
+        (Self::into_lock(this), P::ReadToken::COUNTED)
+    }
+
+    /// The guard of a write acquisition that completed (whose token, that
+    /// of a write, says nothing).
+    ///
+    /// # Safety
+    /// The write lock is held; the guard releases it.
+    unsafe fn granted(lock: &'a AsyncRwLock<T, P>, _: P::ReadToken) -> Self {
+        // SAFETY: forwarded from the caller's obligation.
+        unsafe { Self::new(lock) }
     }
 
     /// Turns the write lock into a read lock atomically (no writer gets in
@@ -545,11 +584,19 @@ impl<'a, T: ?Sized, P: Policy> AsyncRwLockWriteGuard<'a, T, P> {
 }
 
 impl<T: ?Sized, P: Policy> OwnedAsyncRwLockReadGuard<T, P> {
-    /// Gives up the guard without releasing the lock; returns the `Arc`.
-    pub(crate) fn into_lock(this: Self) -> Arc<AsyncRwLock<T, P>> {
+    /// # Safety
+    /// The read lock `token` stands for is held; the guard releases it.
+    #[inline]
+    pub(crate) unsafe fn with_token(lock: Arc<AsyncRwLock<T, P>>, token: P::ReadToken) -> Self {
+        OwnedAsyncRwLockReadGuard { lock: ManuallyDrop::new(lock), token, _marker: PhantomData }
+    }
+
+    /// Gives up the guard without releasing the lock; returns the `Arc` and
+    /// the read lock's token.
+    pub(crate) fn into_parts(this: Self) -> (Arc<AsyncRwLock<T, P>>, P::ReadToken) {
         let mut this = ManuallyDrop::new(this);
         // SAFETY: `this` is never dropped, so the `Arc` is moved out once.
-        unsafe { ManuallyDrop::take(&mut this.lock) }
+        (unsafe { ManuallyDrop::take(&mut this.lock) }, this.token)
     }
 }
 
@@ -573,9 +620,12 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockReadGuard<T, P> {
     /// # });
     /// ```
     pub fn try_upgrade(this: Self) -> Result<OwnedAsyncRwLockWriteGuard<T, P>, Self> {
-        // SAFETY: the guard holds a read lock of this lock.
-        if unsafe { this.lock.raw.try_upgrade() } {
-            let lock = Self::into_lock(this);
+        // SAFETY: as for `AsyncRwLockReadGuard::try_upgrade`.
+        if unsafe {
+            this.lock.raw.count_in(this.token);
+            this.lock.raw.try_upgrade()
+        } {
+            let (lock, _) = Self::into_parts(this);
             // SAFETY: the read lock became the write lock, which passes to
             // the new guard.
             Ok(unsafe { OwnedAsyncRwLockWriteGuard::new(lock) })
@@ -591,6 +641,22 @@ impl<T: ?Sized, P: Policy> OwnedAsyncRwLockWriteGuard<T, P> {
         let mut this = ManuallyDrop::new(this);
         // SAFETY: `this` is never dropped, so the `Arc` is moved out once.
         unsafe { ManuallyDrop::take(&mut this.lock) }
+    }
+
+    /// [`into_lock`](Self::into_lock), with the counted token, as for
+    /// read guards.
+    pub(crate) fn into_parts(this: Self) -> (Arc<AsyncRwLock<T, P>>, P::ReadToken) {
+        (Self::into_lock(this), P::ReadToken::COUNTED)
+    }
+
+    /// The guard of a write acquisition that completed (whose token, that
+    /// of a write, says nothing).
+    ///
+    /// # Safety
+    /// The write lock is held; the guard releases it.
+    unsafe fn granted(lock: Arc<AsyncRwLock<T, P>>, _: P::ReadToken) -> Self {
+        // SAFETY: forwarded from the caller's obligation.
+        unsafe { Self::new(lock) }
     }
 
     /// Turns the write lock into a read lock atomically.

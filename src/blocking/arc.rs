@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::blocking::rwlock::RwLock;
+use crate::engine::bias::ReadToken as _;
+use crate::engine::waiter::Kind;
+use crate::engine::RawRwLock;
 use crate::policy::{PhaseFair, Policy};
 
 impl<T: ?Sized, P: Policy> RwLock<T, P> {
@@ -28,9 +31,9 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     /// # Panics
     /// If the number of readers would overflow (about 2³⁰ guards).
     pub fn read_arc(self: &Arc<Self>) -> ArcRwLockReadGuard<T, P> {
-        self.raw().lock_shared();
-        // SAFETY: a read lock is held and the guard releases it.
-        unsafe { ArcRwLockReadGuard::new(self.clone()) }
+        let token = self.raw().lock_read();
+        // SAFETY: the read lock `token` stands for is held; the guard releases it.
+        unsafe { ArcRwLockReadGuard::with_token(self.clone(), token) }
     }
 
     /// Blocks until the write lock is held; the guard keeps a clone of the
@@ -63,8 +66,9 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     /// assert_eq!(*lock.try_read_arc().unwrap(), 1);
     /// ```
     pub fn try_read_arc(self: &Arc<Self>) -> Option<ArcRwLockReadGuard<T, P>> {
-        // SAFETY: a read lock is held when the call returns true.
-        self.raw().try_lock_shared().then(|| unsafe { ArcRwLockReadGuard::new(self.clone()) })
+        let token = self.raw().read_with(RawRwLock::try_lock_shared)?;
+        // SAFETY: the read lock `token` stands for is held.
+        Some(unsafe { ArcRwLockReadGuard::with_token(self.clone(), token) })
     }
 
     /// [`try_write`](Self::try_write) with a guard that keeps the `Arc`.
@@ -92,8 +96,9 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     /// assert!(lock.try_read_arc_for(Duration::from_millis(5)).is_some());
     /// ```
     pub fn try_read_arc_for(self: &Arc<Self>, timeout: Duration) -> Option<ArcRwLockReadGuard<T, P>> {
-        // SAFETY: a read lock is held when the call returns true.
-        self.raw().try_lock_shared_for(timeout).then(|| unsafe { ArcRwLockReadGuard::new(self.clone()) })
+        let token = self.raw().read_with(|raw| raw.try_lock_shared_for(timeout))?;
+        // SAFETY: the read lock `token` stands for is held.
+        Some(unsafe { ArcRwLockReadGuard::with_token(self.clone(), token) })
     }
 
     /// [`try_read_until`](Self::try_read_until) with a guard that keeps the
@@ -107,8 +112,9 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     /// assert!(lock.try_read_arc_until(Instant::now() + Duration::from_millis(5)).is_none());
     /// ```
     pub fn try_read_arc_until(self: &Arc<Self>, deadline: Instant) -> Option<ArcRwLockReadGuard<T, P>> {
-        // SAFETY: a read lock is held when the call returns true.
-        self.raw().try_lock_shared_until(deadline).then(|| unsafe { ArcRwLockReadGuard::new(self.clone()) })
+        let token = self.raw().read_with(|raw| raw.try_lock_shared_until(deadline))?;
+        // SAFETY: the read lock `token` stands for is held.
+        Some(unsafe { ArcRwLockReadGuard::with_token(self.clone(), token) })
     }
 
     /// [`try_write_for`](Self::try_write_for) with a guard that keeps the
@@ -146,6 +152,8 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
 #[must_use = "if unused the lock is released at once"]
 pub struct ArcRwLockReadGuard<T: ?Sized, P: Policy = PhaseFair> {
     lock: ManuallyDrop<Arc<RwLock<T, P>>>,
+    /// What the read lock's release needs (see `Policy::ReadToken`).
+    token: P::ReadToken,
 }
 
 /// The write lock on an `Arc<RwLock>` ([`RwLock::write_arc`]); released on
@@ -171,13 +179,14 @@ unsafe impl<T: ?Sized + Send, P: Policy> Send for ArcRwLockWriteGuard<T, P> wher
 unsafe impl<T: ?Sized + Send + Sync, P: Policy> Sync for ArcRwLockWriteGuard<T, P> where P::Shared<T>: Sync {}
 
 macro_rules! arc_guard_common {
-    ($guard:ident, $unlock:ident) => {
+    ($guard:ident, $kind:expr, $token_of:expr $(, $token:ident)?) => {
         impl<T: ?Sized, P: Policy> $guard<T, P> {
             /// # Safety
-            /// The lock is held in this guard's mode; the guard releases it.
+            /// The lock is held in this guard's mode (a read lock: a counted
+            /// one); the guard releases it.
             #[inline]
             pub(crate) unsafe fn new(lock: Arc<RwLock<T, P>>) -> Self {
-                $guard { lock: ManuallyDrop::new(lock) }
+                $guard { lock: ManuallyDrop::new(lock) $(, $token: P::ReadToken::COUNTED)? }
             }
 
             /// Gives up the guard without releasing the lock; returns the
@@ -211,8 +220,9 @@ macro_rules! arc_guard_common {
                 // SAFETY: the guard holds the lock in this mode and gives it
                 // up exactly once; the `Arc` is dropped once, after the
                 // release.
+                #[allow(clippy::redundant_closure_call)]
                 unsafe {
-                    self.lock.raw().$unlock();
+                    self.lock.raw().unlock_held($kind, ($token_of)(&*self));
                     ManuallyDrop::drop(&mut self.lock);
                 }
             }
@@ -232,8 +242,22 @@ macro_rules! arc_guard_common {
     };
 }
 
-arc_guard_common!(ArcRwLockReadGuard, unlock_shared);
-arc_guard_common!(ArcRwLockWriteGuard, unlock_exclusive);
+arc_guard_common!(ArcRwLockReadGuard, Kind::Read, |g: &Self| g.token, token);
+arc_guard_common!(ArcRwLockWriteGuard, Kind::Write, |_: &Self| P::ReadToken::COUNTED);
+
+impl<T: ?Sized, P: Policy> ArcRwLockReadGuard<T, P> {
+    /// # Safety
+    /// The read lock `token` stands for is held; the guard releases it.
+    #[inline]
+    pub(crate) unsafe fn with_token(lock: Arc<RwLock<T, P>>, token: P::ReadToken) -> Self {
+        ArcRwLockReadGuard { lock: ManuallyDrop::new(lock), token }
+    }
+
+    /// The read lock's token, for a release by hand.
+    pub(crate) fn token(this: &Self) -> P::ReadToken {
+        this.token
+    }
+}
 
 impl<T: ?Sized, P: Policy> DerefMut for ArcRwLockWriteGuard<T, P> {
     #[inline]
@@ -257,8 +281,12 @@ impl<T: ?Sized, P: Policy> ArcRwLockReadGuard<T, P> {
     /// *w += 1;
     /// ```
     pub fn try_upgrade(this: Self) -> Result<ArcRwLockWriteGuard<T, P>, Self> {
-        // SAFETY: the guard holds a read lock of this lock.
-        if unsafe { this.lock.raw().try_upgrade() } {
+        // SAFETY: the guard holds a read lock of this lock: counted in, it
+        // is the one the upgrade looks for.
+        if unsafe {
+            this.lock.raw().count_in(this.token);
+            this.lock.raw().try_upgrade()
+        } {
             // SAFETY: the read lock became the write lock, which passes to
             // the new guard.
             Ok(unsafe { ArcRwLockWriteGuard::new(Self::into_lock(this)) })

@@ -7,6 +7,7 @@ use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 use std::time::{Duration, Instant};
 
+use crate::engine::bias::ReadToken as _;
 use crate::engine::RawRwLock;
 use crate::policy::{Exclusive, PhaseFair, Policy};
 
@@ -95,9 +96,9 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     /// If the number of readers would overflow (about 2³⁰ guards).
     #[inline]
     pub fn read(&self) -> RwLockReadGuard<'_, T, P> {
-        self.raw.lock_shared();
+        let token = self.raw.lock_read();
         // SAFETY: a read lock is held and the guard releases it.
-        unsafe { self.read_guard() }
+        unsafe { self.read_guard(token) }
     }
 
     /// Blocks until the write lock is held.
@@ -168,7 +169,7 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     #[inline]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T, P>> {
         // SAFETY: a read lock is held when `try_lock_shared` returns true.
-        self.raw.try_lock_shared().then(|| unsafe { self.read_guard() })
+        self.raw.read_with(RawRwLock::try_lock_shared).map(|token| unsafe { self.read_guard(token) })
     }
 
     /// The write lock if it is free and nobody waits for it.
@@ -182,13 +183,13 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     /// no trace: whoever it held back is admitted at once.
     pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T, P>> {
         // SAFETY: a read lock is held when the call returns true.
-        self.raw.try_lock_shared_for(timeout).then(|| unsafe { self.read_guard() })
+        self.raw.read_with(|raw| raw.try_lock_shared_for(timeout)).map(|token| unsafe { self.read_guard(token) })
     }
 
     /// Waits until `deadline` for a read lock.
     pub fn try_read_until(&self, deadline: Instant) -> Option<RwLockReadGuard<'_, T, P>> {
         // SAFETY: a read lock is held when the call returns true.
-        self.raw.try_lock_shared_until(deadline).then(|| unsafe { self.read_guard() })
+        self.raw.read_with(|raw| raw.try_lock_shared_until(deadline)).map(|token| unsafe { self.read_guard(token) })
     }
 
     /// Waits up to `timeout` for the write lock. A writer that gives up
@@ -232,10 +233,11 @@ impl<T: ?Sized, P: Policy> RwLock<T, P> {
     }
 
     /// # Safety
-    /// A read lock is held and ownership of it passes to the guard.
+    /// The read lock `token` stands for is held and ownership of it passes
+    /// to the guard.
     #[inline]
-    pub(crate) unsafe fn read_guard(&self) -> RwLockReadGuard<'_, T, P> {
-        RwLockReadGuard { lock: self, _not_send: PhantomData }
+    pub(crate) unsafe fn read_guard(&self, token: P::ReadToken) -> RwLockReadGuard<'_, T, P> {
+        RwLockReadGuard { lock: self, token, _not_send: PhantomData }
     }
 
     /// # Safety
@@ -277,6 +279,8 @@ crate::macros::data_lock_impls!(RwLock);
 #[must_use = "if unused the lock is released at once"]
 pub struct RwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     pub(crate) lock: &'a RwLock<T, P>,
+    /// Where the read lock was published (read-biased locks), for its release.
+    pub(crate) token: P::ReadToken,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -311,10 +315,10 @@ unsafe impl<T: ?Sized + Send + Sync, P: Policy> Sync for RwLockWriteGuard<'_, T,
 impl<'a, T: ?Sized, P: Policy> RwLockReadGuard<'a, T, P> {
     /// A guard for a part of the data, keeping the same read lock.
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> MappedRwLockReadGuard<'a, U, P> {
-        let raw = &this.lock.raw;
+        let (raw, token) = (&this.lock.raw, this.token);
         let data = NonNull::from(f(&*this));
         core::mem::forget(this);
-        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+        MappedRwLockReadGuard { raw, token, data, _marker: PhantomData }
     }
 
     /// A guard for a part of the data if `f` finds one; otherwise the
@@ -336,9 +340,9 @@ impl<'a, T: ?Sized, P: Policy> RwLockReadGuard<'a, T, P> {
     ) -> Result<MappedRwLockReadGuard<'a, U, P>, Self> {
         match f(&*this).map(NonNull::from) {
             Some(data) => {
-                let raw = &this.lock.raw;
+                let (raw, token) = (&this.lock.raw, this.token);
                 core::mem::forget(this);
-                Ok(MappedRwLockReadGuard { raw, data, _marker: PhantomData })
+                Ok(MappedRwLockReadGuard { raw, token, data, _marker: PhantomData })
             }
             None => Err(this),
         }
@@ -375,8 +379,12 @@ impl<'a, T: ?Sized, P: Policy> RwLockReadGuard<'a, T, P> {
     /// # drop(r2);
     /// ```
     pub fn try_upgrade(this: Self) -> Result<RwLockWriteGuard<'a, T, P>, Self> {
-        // SAFETY: the guard holds a read lock of this lock.
-        if unsafe { this.lock.raw.try_upgrade() } {
+        // SAFETY: the guard holds a read lock of this lock: counted in, it
+        // is the one the upgrade looks for (a stale token is harmless).
+        if unsafe {
+            this.lock.raw.count_in(this.token);
+            this.lock.raw.try_upgrade()
+        } {
             let lock = this.lock;
             core::mem::forget(this);
             // SAFETY: the read lock became the write lock; the forgotten
@@ -401,7 +409,7 @@ impl<'a, T: ?Sized, P: Policy> RwLockWriteGuard<'a, T, P> {
         // guard is made first: if the downgrade unwinds (a waker it runs
         // panics, once the lock is read-held), dropping it releases the read.
         unsafe {
-            let read = lock.read_guard();
+            let read = lock.read_guard(P::ReadToken::COUNTED);
             lock.raw.downgrade();
             read
         }
@@ -466,7 +474,7 @@ impl<'a, T: ?Sized, P: Policy> RwLockWriteGuard<'a, T, P> {
         // SAFETY: the forgotten guard held the write lock; afterwards a read
         // lock is held, under which `data` (derived from `&T`) stays valid.
         unsafe { raw.downgrade() };
-        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+        MappedRwLockReadGuard { raw, token: P::ReadToken::COUNTED, data, _marker: PhantomData }
     }
 
     /// [`downgrade_map`](Self::downgrade_map) if `f` finds a part;
@@ -491,7 +499,7 @@ impl<'a, T: ?Sized, P: Policy> RwLockWriteGuard<'a, T, P> {
                 core::mem::forget(this);
                 // SAFETY: as in `downgrade_map`.
                 unsafe { raw.downgrade() };
-                Ok(MappedRwLockReadGuard { raw, data, _marker: PhantomData })
+                Ok(MappedRwLockReadGuard { raw, token: P::ReadToken::COUNTED, data, _marker: PhantomData })
             }
             None => Err(this),
         }
@@ -532,8 +540,8 @@ impl<T: ?Sized, P: Policy> DerefMut for RwLockWriteGuard<'_, T, P> {
 impl<T: ?Sized, P: Policy> Drop for RwLockReadGuard<'_, T, P> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: the guard holds a read lock and gives it up exactly once.
-        unsafe { self.lock.raw.unlock_shared() }
+        // SAFETY: the guard holds that read lock and gives it up exactly once.
+        unsafe { self.lock.raw.unlock_read(self.token) }
     }
 }
 
@@ -551,6 +559,7 @@ impl<T: ?Sized, P: Policy> Drop for RwLockWriteGuard<'_, T, P> {
 #[must_use = "if unused the lock is released at once"]
 pub struct MappedRwLockReadGuard<'a, T: ?Sized, P: Policy = PhaseFair> {
     raw: &'a RawRwLock<P>,
+    token: P::ReadToken,
     data: NonNull<T>,
     _marker: PhantomData<&'a T>,
 }
@@ -581,10 +590,10 @@ unsafe impl<T: ?Sized + Sync, P: Policy> Sync for MappedRwLockWriteGuard<'_, T, 
 impl<'a, T: ?Sized, P: Policy> MappedRwLockReadGuard<'a, T, P> {
     /// Maps further into the data.
     pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> MappedRwLockReadGuard<'a, U, P> {
-        let raw = this.raw;
+        let (raw, token) = (this.raw, this.token);
         let data = NonNull::from(f(&*this));
         core::mem::forget(this);
-        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+        MappedRwLockReadGuard { raw, token, data, _marker: PhantomData }
     }
 
     /// Maps further into the data if `f` finds a part; otherwise the guard
@@ -605,21 +614,22 @@ impl<'a, T: ?Sized, P: Policy> MappedRwLockReadGuard<'a, T, P> {
     ) -> Result<MappedRwLockReadGuard<'a, U, P>, Self> {
         match f(&*this).map(NonNull::from) {
             Some(data) => {
-                let raw = this.raw;
+                let (raw, token) = (this.raw, this.token);
                 core::mem::forget(this);
-                Ok(MappedRwLockReadGuard { raw, data, _marker: PhantomData })
+                Ok(MappedRwLockReadGuard { raw, token, data, _marker: PhantomData })
             }
             None => Err(this),
         }
     }
 
-    /// A mapped guard over `data`, holding a read lock of `raw`.
+    /// A mapped guard over `data`, holding the read lock of `raw` that
+    /// `token` stands for.
     ///
     /// # Safety
-    /// A read lock of `raw` is held and passes to the guard; `data` is valid
-    /// for shared access for as long as that lock is held.
-    pub(crate) unsafe fn from_raw(raw: &'a RawRwLock<P>, data: NonNull<T>) -> Self {
-        MappedRwLockReadGuard { raw, data, _marker: PhantomData }
+    /// That read lock is held and passes to the guard; `data` is valid for
+    /// shared access for as long as it is held.
+    pub(crate) unsafe fn from_raw(raw: &'a RawRwLock<P>, token: P::ReadToken, data: NonNull<T>) -> Self {
+        MappedRwLockReadGuard { raw, token, data, _marker: PhantomData }
     }
 }
 
@@ -694,8 +704,8 @@ impl<T: ?Sized, P: Policy> DerefMut for MappedRwLockWriteGuard<'_, T, P> {
 
 impl<T: ?Sized, P: Policy> Drop for MappedRwLockReadGuard<'_, T, P> {
     fn drop(&mut self) {
-        // SAFETY: the guard holds a read lock and gives it up exactly once.
-        unsafe { self.raw.unlock_shared() }
+        // SAFETY: the guard holds that read lock and gives it up exactly once.
+        unsafe { self.raw.unlock_read(self.token) }
     }
 }
 

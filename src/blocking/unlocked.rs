@@ -3,16 +3,19 @@
 
 use crate::blocking::arc::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
 use crate::blocking::rwlock::{RwLockReadGuard, RwLockWriteGuard};
+use crate::engine::bias::ReadToken as _;
 use crate::engine::RawRwLock;
 use crate::policy::Policy;
 
 /// Releases the lock (held in `shared` or exclusive mode by the caller's
-/// guard), runs `f`, and takes the lock back in the same mode.
+/// guard; a read lock: the one `token` stands for), runs `f`, and takes
+/// the lock back in the same mode (a read lock: a counted one, which the
+/// guard's old token releases correctly: see `Policy::ReadToken`).
 ///
 /// # Safety
 /// The caller's guard holds `raw` in that mode and is not used while `f`
 /// runs (it is borrowed mutably by the caller).
-unsafe fn unlocked<P: Policy, R>(raw: &RawRwLock<P>, shared: bool, f: impl FnOnce() -> R) -> R {
+unsafe fn unlocked<P: Policy, R>(raw: &RawRwLock<P>, shared: bool, token: P::ReadToken, f: impl FnOnce() -> R) -> R {
     /// Takes the lock back when dropped: after `f` returns or unwinds.
     struct Relock<'a, P: Policy>(&'a RawRwLock<P>, bool);
     impl<P: Policy> Drop for Relock<'_, P> {
@@ -37,7 +40,7 @@ unsafe fn unlocked<P: Policy, R>(raw: &RawRwLock<P>, shared: bool, f: impl FnOnc
     // takes it back before the guard can be used or dropped.
     unsafe {
         if shared {
-            raw.unlock_shared()
+            raw.unlock_read(token)
         } else {
             raw.unlock_exclusive()
         }
@@ -61,7 +64,7 @@ impl<T: ?Sized, P: Policy> RwLockReadGuard<'_, T, P> {
     /// ```
     pub fn unlocked<R>(this: &mut Self, f: impl FnOnce() -> R) -> R {
         // SAFETY: the guard holds a read lock and is borrowed while `f` runs.
-        unsafe { unlocked(this.lock.raw(), true, f) }
+        unsafe { unlocked(this.lock.raw(), true, this.token, f) }
     }
 }
 
@@ -81,7 +84,7 @@ impl<T: ?Sized, P: Policy> RwLockWriteGuard<'_, T, P> {
     pub fn unlocked<R>(this: &mut Self, f: impl FnOnce() -> R) -> R {
         // SAFETY: the guard holds the write lock and is borrowed while `f`
         // runs.
-        unsafe { unlocked(this.lock.raw(), false, f) }
+        unsafe { unlocked(this.lock.raw(), false, P::ReadToken::COUNTED, f) }
     }
 }
 
@@ -100,7 +103,7 @@ impl<T: ?Sized, P: Policy> ArcRwLockReadGuard<T, P> {
     /// ```
     pub fn unlocked<R>(this: &mut Self, f: impl FnOnce() -> R) -> R {
         // SAFETY: the guard holds a read lock and is borrowed while `f` runs.
-        unsafe { unlocked(ArcRwLockReadGuard::rwlock(this).raw(), true, f) }
+        unsafe { unlocked(ArcRwLockReadGuard::rwlock(this).raw(), true, ArcRwLockReadGuard::token(this), f) }
     }
 }
 
@@ -119,6 +122,6 @@ impl<T: ?Sized, P: Policy> ArcRwLockWriteGuard<T, P> {
     pub fn unlocked<R>(this: &mut Self, f: impl FnOnce() -> R) -> R {
         // SAFETY: the guard holds the write lock and is borrowed while `f`
         // runs.
-        unsafe { unlocked(ArcRwLockWriteGuard::rwlock(this).raw(), false, f) }
+        unsafe { unlocked(ArcRwLockWriteGuard::rwlock(this).raw(), false, P::ReadToken::COUNTED, f) }
     }
 }

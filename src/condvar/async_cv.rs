@@ -58,7 +58,7 @@ pub(crate) mod sealed {
 pub trait AsyncCondvarGuard: sealed::Sealed {}
 
 macro_rules! async_guard {
-    ($guard:ident $(<$a:lifetime>)?, $handle:ty, $kind:expr, $unlock:ident) => {
+    ($guard:ident $(<$a:lifetime>)?, $handle:ty, $kind:expr) => {
         // The sealed trait's items name crate-private types on purpose: no
         // one outside the crate can call or implement them.
         #[allow(private_interfaces)]
@@ -69,14 +69,16 @@ macro_rules! async_guard {
                 ($guard::rwlock(self) as *const AsyncRwLock<T, P>).cast::<()>() as usize
             }
             fn release(self, _: Token) -> $handle {
-                let handle = $guard::into_lock(self);
-                // SAFETY: the guard held the lock in this mode and was
-                // consumed without releasing it.
-                unsafe { handle.raw().$unlock() };
+                let (handle, token) = $guard::into_parts(self);
+                // SAFETY: the guard held the lock in this mode (the read
+                // lock `token` stands for) and was consumed without
+                // releasing it.
+                unsafe { handle.raw().unlock_held($kind, token) };
                 handle
             }
             fn poll_acquire(handle: &$handle, acquire: &mut Acquire, cx: &mut Context<'_>) -> Poll<()> {
-                acquire.poll(handle.raw(), cx)
+                // (A counted acquisition: `rebuild` makes a counted guard.)
+                acquire.poll(handle.raw(), cx).map(|_| ())
             }
             fn cancel_acquire(handle: &$handle, acquire: &mut Acquire) {
                 acquire.cancel(handle.raw())
@@ -90,10 +92,10 @@ macro_rules! async_guard {
     };
 }
 
-async_guard!(AsyncRwLockReadGuard<'a>, &'a AsyncRwLock<T, P>, Kind::Read, unlock_shared);
-async_guard!(AsyncRwLockWriteGuard<'a>, &'a AsyncRwLock<T, P>, Kind::Write, unlock_exclusive);
-async_guard!(OwnedAsyncRwLockReadGuard, StdArc<AsyncRwLock<T, P>>, Kind::Read, unlock_shared);
-async_guard!(OwnedAsyncRwLockWriteGuard, StdArc<AsyncRwLock<T, P>>, Kind::Write, unlock_exclusive);
+async_guard!(AsyncRwLockReadGuard<'a>, &'a AsyncRwLock<T, P>, Kind::Read);
+async_guard!(AsyncRwLockWriteGuard<'a>, &'a AsyncRwLock<T, P>, Kind::Write);
+async_guard!(OwnedAsyncRwLockReadGuard, StdArc<AsyncRwLock<T, P>>, Kind::Read);
+async_guard!(OwnedAsyncRwLockWriteGuard, StdArc<AsyncRwLock<T, P>>, Kind::Write);
 
 /// A condition variable for [`AsyncRwLock`] guards, read or write, borrowed
 /// or owned (any policy, [`AsyncMutex`](crate::AsyncMutex) included).

@@ -106,6 +106,13 @@ impl<T: ?Sized, P: Policy> sealed::Sealed for RwLockReadGuard<'_, T, P> {
     fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind) {
         (self.lock.raw(), Kind::Read)
     }
+    fn before_wait(&self, _: Token) {
+        // The condvar releases and re-takes a counted read lock: make this
+        // one counted (a no-op unless the lock is read-biased; the guard's
+        // old token then releases the counted lock, see `Policy::ReadToken`).
+        // SAFETY: the guard holds the read lock its token stands for.
+        unsafe { self.lock.raw().count_in(self.token) }
+    }
 }
 impl<T: ?Sized, P: Policy> CondvarGuard for RwLockReadGuard<'_, T, P> {}
 
@@ -134,6 +141,11 @@ impl<P: Policy> CondvarGuard for RawWriteHeld<'_, P> {}
 impl<T: ?Sized, P: Policy> sealed::Sealed for ArcRwLockReadGuard<T, P> {
     fn wait_lock(&self, _: Token) -> (&(dyn WaitLock + 'static), Kind) {
         (ArcRwLockReadGuard::rwlock(self).raw(), Kind::Read)
+    }
+    fn before_wait(&self, _: Token) {
+        // As for `RwLockReadGuard`.
+        // SAFETY: the guard holds the read lock its token stands for.
+        unsafe { ArcRwLockReadGuard::rwlock(self).raw().count_in(ArcRwLockReadGuard::token(self)) }
     }
 }
 impl<T: ?Sized, P: Policy> CondvarGuard for ArcRwLockReadGuard<T, P> {}

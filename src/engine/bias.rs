@@ -176,7 +176,7 @@ impl ReadToken for Published {
 // The engine's side: biased reads, their release, revocation.
 // ---------------------------------------------------------------------
 
-use super::{add_readers, readers, wake_all, Cause, Queue, RawRwLock, WakeList, BIASED, QUEUED, READER, WRITER};
+use super::{add_readers, readers, wake_all, Cause, Kind, Queue, RawRwLock, WakeList, BIASED, QUEUED, READER, WRITER};
 use crate::loom::now_ns;
 use crate::policy::Policy;
 
@@ -300,6 +300,23 @@ impl<P: Policy> RawRwLock<P> {
         }
         // SAFETY: the caller holds a read lock, counted in the state word.
         unsafe { self.unlock_shared() }
+    }
+
+    /// Releases the lock held in `kind` mode: a read lock as
+    /// [`unlock_read`](Self::unlock_read) does, the write lock as
+    /// [`unlock_exclusive`](Self::unlock_exclusive).
+    ///
+    /// # Safety
+    /// The caller holds the lock in that mode (for a read, the read lock
+    /// `token` stands for), and gives it up.
+    pub(crate) unsafe fn unlock_held(&self, kind: Kind, token: P::ReadToken) {
+        // SAFETY: forwarded from the caller's obligation.
+        unsafe {
+            match kind {
+                Kind::Read => self.unlock_read(token),
+                Kind::Write => self.unlock_exclusive(),
+            }
+        }
     }
 
     /// Makes the caller's read lock a counted one (before an upgrade, which

@@ -612,7 +612,12 @@ impl<P: Policy> RawRwLock<P> {
     /// Releases a read lock.
     ///
     /// # Safety
-    /// The caller holds a read lock taken from this lock, and gives it up.
+    /// The caller holds a read lock taken from this lock with this raw
+    /// API (`lock_shared`, `try_lock_shared*`, a downgrade, `RawAcquire`), and
+    /// gives it up. (A read *guard* of a [`ReadBiased`](crate::ReadBiased)
+    /// lock may hold a read published in the bias table instead, which only
+    /// the guard itself can release: do not `mem::forget` such a guard and
+    /// release its lock here.)
     #[inline]
     pub unsafe fn unlock_shared(&self) {
         if P::KIND == PolicyKind::Exclusive {
@@ -666,6 +671,27 @@ impl<P: Policy> RawRwLock<P> {
             return readers(s) > 0 || self.published_readers() > 0;
         }
         !is_free(s)
+    }
+
+    /// Whether the lock is biased now (only [`ReadBiased`](crate::ReadBiased)
+    /// locks ever are): readers then enter without writing the lock's state
+    /// word, and the next writer revokes the bias first
+    /// (docs/SEMANTICS.md §2b).
+    ///
+    /// ```
+    /// use rwlocker::{PhaseFair, ReadBiased, RwLock};
+    ///
+    /// let lock = RwLock::<u32, ReadBiased<PhaseFair>>::new(0);
+    /// for _ in 0..64 {
+    ///     drop(lock.read()); // a counted read turns the bias on
+    /// }
+    /// assert!(lock.raw().is_biased());
+    /// drop(lock.write()); // revokes it
+    /// assert!(!lock.raw().is_biased());
+    /// ```
+    #[inline]
+    pub fn is_biased(&self) -> bool {
+        P::BIASED && self.state.load(Ordering::Relaxed) & BIASED != 0
     }
 
     /// Whether the lock is held exclusively (by a writer, or by anyone
@@ -759,6 +785,9 @@ impl<P: Policy> RawRwLock<P> {
             Arrival::Queued { ahead } if P::STRICT && ahead < spinners() => {
                 self.spin_granted(&waiter, ahead, deadline) || self.wait_granted(&waiter, deadline)
             }
+            Arrival::Queued { ahead } if ahead < spinners() => {
+                self.spin_woken(&waiter, ahead, deadline) || self.wait_granted(&waiter, deadline)
+            }
             Arrival::Queued { .. } => self.wait_granted(&waiter, deadline),
         }
     }
@@ -844,6 +873,39 @@ impl<P: Policy> RawRwLock<P> {
             spin_loop();
         }
         waiter.take_grant()
+    }
+
+    /// Default mode: waits for a wake-up (or a grant) without parking, for
+    /// at most [`SPIN_FIRST`] plus [`SPIN_PER_AHEAD`] per waiter `ahead`, or
+    /// until `deadline`, and makes its attempt when woken (a lost attempt
+    /// keeps its place and waits on). Returns whether the lock is held.
+    ///
+    /// A writer queues to stop new readers (`WriterPreferring`,
+    /// `PhaseFair`) while the readers inside finish their short sections;
+    /// parked, it would leave the lock idle for a whole wake-up once they
+    /// are out, with new readers kept out meanwhile.
+    #[cfg(not(loom))]
+    fn spin_woken(&self, waiter: &Arc<Waiter>, ahead: usize, deadline: Option<Instant>) -> bool {
+        let start = Instant::now();
+        let budget = SPIN_FIRST + SPIN_PER_AHEAD.saturating_mul(ahead as u32);
+        loop {
+            for _ in 0..SPIN_CHUNK {
+                spin_loop();
+                if matches!(waiter.state(), waiter::GRANTED | WOKEN) && self.take_turn(waiter) {
+                    return true;
+                }
+            }
+            let now = Instant::now();
+            if now - start >= budget || deadline.is_some_and(|d| now >= d) {
+                return false;
+            }
+        }
+    }
+
+    /// Under loom: no waiting awake (spins are yields there).
+    #[cfg(loom)]
+    fn spin_woken(&self, _waiter: &Arc<Waiter>, _ahead: usize, _deadline: Option<Instant>) -> bool {
+        false
     }
 
     /// Whether a queued waiter holds the lock now: it was granted, or it
@@ -1177,14 +1239,17 @@ impl<P: Policy> RawRwLock<P> {
     pub fn state_snapshot(&self) -> StateSnapshot {
         let s = self.state.load(Ordering::Relaxed);
         let (queued_readers, queued_writers) = self.with_queue(|q| (q.readers, q.writers));
-        StateSnapshot { readers: readers(s), writer: s & WRITER != 0, queued_readers, queued_writers }
+        // Readers published in the bias table hold the lock too.
+        let published = if P::BIASED && s & BIASED != 0 { self.published_readers() as u32 } else { 0 };
+        StateSnapshot { readers: readers(s) + published, writer: s & WRITER != 0, queued_readers, queued_writers }
     }
 }
 
 /// A point-in-time view of a lock's state, for diagnostics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StateSnapshot {
-    /// Readers holding the lock.
+    /// Readers holding the lock (on a read-biased lock, those published in
+    /// the bias table too).
     pub readers: u32,
     /// Whether the lock is held exclusively.
     pub writer: bool,
