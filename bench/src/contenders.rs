@@ -143,11 +143,10 @@ pub trait Contender: Send + Sync + Sized + 'static {
     fn into_inner(self) -> u64;
     /// Sizes of the lock and its guards.
     fn sizes() -> Sizes;
-    /// Whether a read lock taken now goes by the reader-biased path (is
-    /// published in rwlocker's visible-readers table rather than counted
-    /// in the lock's state word): `None` for a lock without reader bias.
-    /// Takes and releases a read lock; for checks outside timed loops.
-    fn read_is_biased(&self) -> Option<bool> {
+    /// Whether the lock's reader bias is on now (its reads go by the
+    /// biased path, and a write must revoke it first): `None` for a lock
+    /// without reader bias.
+    fn bias_on(&self) -> Option<bool> {
         None
     }
 }
@@ -290,17 +289,9 @@ macro_rules! rwlocker_contender {
                     write_guard: size_of::<rwlocker::RwLockWriteGuard<'static, (), <$ty as UnitOf>::P>>(),
                 }
             }
-            fn read_is_biased(&self) -> Option<bool> {
-                if !<<$ty as UnitOf>::P as rwlocker::Policy>::BIASED {
-                    return None;
-                }
-                let guard = self.read();
-                // A published reader is not in the state word's count: with
-                // the bias on, readers of this lock (this one included) are
-                // all published, so the count is zero while we hold ours.
-                let counted = self.raw().state_snapshot().readers;
-                drop(guard);
-                Some(counted == 0)
+            #[inline]
+            fn bias_on(&self) -> Option<bool> {
+                <<$ty as UnitOf>::P as rwlocker::Policy>::BIASED.then(|| self.raw().is_biased())
             }
         }
     };

@@ -80,7 +80,7 @@ pub fn run_op<C: Contender>(op: Op, n: u64) -> bool {
                 sum += C::read(black_box(&lock), |v| *v);
             }
             assert_total("read", sum, n);
-            if biased && C::read_is_biased(&lock) != Some(true) {
+            if biased && C::bias_on(&lock) != Some(true) {
                 panic!("rwlocker-bench: {}: the reader bias turned off during uncontended reads", C::INFO.id);
             }
         }
@@ -125,11 +125,11 @@ pub fn run_op<C: Contender>(op: Op, n: u64) -> bool {
     true
 }
 
-/// Reads `lock` (a reader-biased lock) until a read takes the biased path;
-/// panics if a few thousand reads do not turn the bias on.
+/// Reads `lock` (a reader-biased lock) until the bias is on; panics if a
+/// few thousand reads do not turn it on.
 pub fn engage_bias<C: Contender>(lock: &C) {
     for _ in 0..100 {
-        if C::read_is_biased(lock) == Some(true) {
+        if C::bias_on(lock) == Some(true) {
             return;
         }
         // Counted reads turn the bias (back) on, every so many per thread.

@@ -8,19 +8,19 @@
 //! them as for any reader. The bias returns once reads find the inhibit
 //! window (nine times the last revocation's cost) over. The engine keeps no
 //! count of revocations, so this scenario sees them from outside: a write
-//! right after a read that took the biased path revokes for certain (the
+//! right after `is_biased()` said the bias was on revokes for certain (the
 //! lone writer is the only party that revokes). It times `write()`
 //! (acquisition, the increment, release) beside the same write on the
 //! unbiased locks:
 //!
-//! * `idle`: one thread. Before each write it reads until a read takes the
-//!   biased path (at most a few milliseconds: longer than any inhibit
+//! * `idle`: one thread. Before each write it reads until the bias is back on
+//!   (at most a few milliseconds: longer than any inhibit
 //!   window here), then times the write. Nobody else is inside, so the
 //!   biased write's extra time over the unbiased one's is the revocation
 //!   itself: the scan of the table.
 //! * `N readers + 1 writer`: N threads (one per CPU but one, pinned) read
 //!   back to back; the writer (pinned to the last CPU) writes every
-//!   period, first checking with a read of its own whether the bias is on.
+//!   period, first checking whether the bias is on.
 //!   The share of writes that found it on says how often revocation
 //!   happened under a steady read load; the readers' throughput says what
 //!   the revocations cost them.
@@ -115,7 +115,7 @@ impl Bench for Idle {
                         violation("a read after a write did not see it");
                     }
                 }
-                match C::read_is_biased(&lock) {
+                match C::bias_on(&lock) {
                     Some(true) => {
                         revoked += 1;
                         break;
@@ -193,8 +193,9 @@ impl Bench for Loaded {
                         } else {
                             next = now;
                         }
-                        // The bias is on now: this write revokes it.
-                        if C::read_is_biased(lock) == Some(true) {
+                        // The bias is on now: this write revokes it (only
+                        // writers revoke, and this is the only one).
+                        if C::bias_on(lock) == Some(true) {
                             revoked += 1;
                         }
                         waits.push(timed_write(lock, check));
@@ -277,7 +278,7 @@ impl Scenario for Revocation {
         report.notes.push(format!(
             "idle: {} writes per trial, each after reads that turned the bias back on (at most {} ms of reads); \
              loaded: {readers} reader thread(s) pinned one per CPU, the writer on the next CPU, one write every {} \
-             µs, {} ms per trial; the writer's own read before each write tells whether the bias was on",
+             µs, {} ms per trial; before each write the writer looks whether the bias is on (RawRwLock::is_biased)",
             idle.writes,
             ENGAGE_FOR.as_millis(),
             loaded.period.as_micros(),
