@@ -17,7 +17,10 @@
 //!   (at most a few milliseconds: longer than any inhibit
 //!   window here), then times the write. Nobody else is inside, so the
 //!   biased write's extra time over the unbiased one's is the revocation
-//!   itself: the scan of the table.
+//!   itself: the scan of the table. A second idle case walks a 2 MiB
+//!   buffer before each write, so that the scan finds the 128 KiB table
+//!   out of the core's private caches (the usual state when writes are
+//!   rare).
 //! * `N readers + 1 writer`: N threads (one per CPU but one, pinned) read
 //!   back to back; the writer (pinned to the last CPU) writes every
 //!   period, first checking whether the bias is on.
@@ -63,6 +66,10 @@ fn applies(c: &ContenderInfo) -> bool {
 /// before a write.
 const ENGAGE_FOR: Duration = Duration::from_millis(5);
 
+/// How much the cold idle case walks before each write: twice the L2
+/// cache of most current cores (the table is 128 KiB).
+const EVICT: usize = 2 << 20;
+
 /// Reads between two probes while waiting for the bias (a counted read
 /// turns it back on only every so many reads per thread).
 const READS_PER_PROBE: u64 = 64;
@@ -86,9 +93,24 @@ fn wait_metrics(sample: Sample, waits: &mut [u64]) -> Sample {
 }
 
 /// One thread: reads until the bias is on, then one timed write; `writes`
-/// times.
+/// times. With `evict` bytes, it walks a buffer that large just before each
+/// write, so that the write finds the table (and the lock) out of the
+/// core's private caches, as a write after a long spell of other work does.
 struct Idle {
     writes: u64,
+    evict: usize,
+}
+
+/// Touches one byte per cache line of `buf` (pushing older lines out of
+/// the core's caches); returns a sum so that the walk is not optimised out.
+#[inline(never)]
+fn walk(buf: &mut [u8], round: u64) -> u64 {
+    let mut sum = 0u64;
+    for line in buf.chunks_mut(64) {
+        line[0] = line[0].wrapping_add(round as u8);
+        sum += u64::from(line[0]);
+    }
+    sum
 }
 
 impl Bench for Idle {
@@ -105,6 +127,8 @@ impl Bench for Idle {
         let check = Checker::new(C::INFO.kind);
         let mut waits = Vec::with_capacity(writes as usize);
         let mut revoked = 0u64;
+        let mut buf = vec![0u8; self.evict];
+        let mut walked = 0u64;
         for done in 0..writes {
             // Reads (checking they see every write so far) until the bias is
             // back on; an unbiased lock gets one round of the same reads.
@@ -124,8 +148,10 @@ impl Bench for Idle {
                     _ => break,
                 }
             }
+            walked = walked.wrapping_add(walk(&mut buf, done));
             waits.push(timed_write(&lock, &check));
         }
+        black_box(walked);
         assert_total("writes", lock.into_inner(), writes);
         let sample = Sample::of("writes", writes as f64).with("revoked", revoked as f64);
         wait_metrics(sample, &mut waits)
@@ -247,8 +273,11 @@ impl Scenario for Revocation {
             Column::plain("revocations_per_s", "revocations/s", 0),
             Column::plain("reader_m_per_s", "reader M/s", 2),
         ];
-        let idle = Idle { writes: ctx.cfg.pick(200, 1000, 5000) };
+        let idle = Idle { writes: ctx.cfg.pick(200, 1000, 5000), evict: 0 };
         let rows = ctx.run_case("idle (1 thread)", &idle);
+        report.rows.extend(rows);
+        let cold = Idle { evict: EVICT, ..idle };
+        let rows = ctx.run_case(format!("idle, {} MiB walked first", EVICT >> 20), &cold);
         report.rows.extend(rows);
 
         let readers = harness::cpus().saturating_sub(1).max(1);
@@ -277,10 +306,13 @@ impl Scenario for Revocation {
         }
         report.notes.push(format!(
             "idle: {} writes per trial, each after reads that turned the bias back on (at most {} ms of reads); \
+             the second idle case walks {} MiB (one byte per 64-byte line) just before each write, so the write \
+             finds the bias table out of the core's L1/L2, as after other work; \
              loaded: {readers} reader thread(s) pinned one per CPU, the writer on the next CPU, one write every {} \
              µs, {} ms per trial; before each write the writer looks whether the bias is on (RawRwLock::is_biased)",
             idle.writes,
             ENGAGE_FOR.as_millis(),
+            EVICT >> 20,
             loaded.period.as_micros(),
             loaded.duration.as_millis()
         ));
