@@ -10,7 +10,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, SegmentValue, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::contenders::{Family, LockKind};
+use crate::contenders::{ContenderInfo, Family, LockKind};
 use crate::harness::Headline;
 
 const WIDTH: u32 = 1280;
@@ -18,8 +18,12 @@ const PANEL_HEADER: u32 = 90;
 const BAR_HEIGHT: u32 = 30;
 const TITLE_HEIGHT: u32 = 60;
 
-fn colour(family: Family, kind: LockKind) -> RGBColor {
-    match (family, kind) {
+fn colour(c: &ContenderInfo) -> RGBColor {
+    if c.biased {
+        // rwlocker's reader-biased locks: a cyan beside the plain locks' blue.
+        return RGBColor(23, 190, 207);
+    }
+    match (c.family, c.kind) {
         (Family::Rwlocker, LockKind::RwLock) => RGBColor(31, 119, 180),
         (Family::Rwlocker, LockKind::Mutex) => RGBColor(118, 172, 214),
         (Family::Std, LockKind::RwLock) => RGBColor(110, 110, 110),
@@ -136,7 +140,7 @@ where
         .draw_series(h.bars.iter().enumerate().map(|(i, (c, v))| {
             let mut r = Rectangle::new(
                 [(base, SegmentValue::Exact(slot(i))), (shown(*v), SegmentValue::Exact(slot(i) + 1))],
-                colour(c.family, c.kind).filled(),
+                colour(c).filled(),
             );
             r.set_margin(4, 4, 0, 0);
             r

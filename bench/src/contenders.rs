@@ -47,7 +47,7 @@ pub use condvars::{
     AsyncCondvarVisit, CondvarContender, CondvarVisit,
 };
 
-use rwlocker::{Exclusive, PhaseFair, ReaderPreferring, Strict, WriterPreferring};
+use rwlocker::{Exclusive, PhaseFair, ReadBiased, ReaderPreferring, Strict, WriterPreferring};
 use serde::Serialize;
 
 /// Who made the lock: rwlocker, or one of the baselines.
@@ -96,6 +96,11 @@ pub struct ContenderInfo {
     /// `both_modes` (the contention-sensitive ones); elsewhere the two
     /// modes would measure the same uncontended code.
     pub strict: bool,
+    /// Whether this is one of rwlocker's reader-biased locks
+    /// (`ReadBiased<P>`). Such contenders run only in the scenarios whose
+    /// bench opts in with `biased` (read scaling, the mixes, the writer's
+    /// wait, the revocation cost).
+    pub biased: bool,
 }
 
 /// Sizes of a lock and its guards, in bytes (scenario B14).
@@ -138,6 +143,12 @@ pub trait Contender: Send + Sync + Sized + 'static {
     fn into_inner(self) -> u64;
     /// Sizes of the lock and its guards.
     fn sizes() -> Sizes;
+    /// Whether the lock's reader bias is on now (its reads go by the
+    /// biased path, and a write must revoke it first): `None` for a lock
+    /// without reader bias.
+    fn bias_on(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// Something to do once per contender type (the registry is a visitor so
@@ -157,6 +168,9 @@ pub fn visit_all(v: &mut impl Visit) {
     v.visit::<rwlocker::RwLock<u64, Strict<WriterPreferring>>>();
     v.visit::<rwlocker::RwLock<u64, Strict<PhaseFair>>>();
     v.visit::<rwlocker::RwLock<u64, Strict<Exclusive>>>();
+    v.visit::<rwlocker::RwLock<u64, ReadBiased<ReaderPreferring>>>();
+    v.visit::<rwlocker::RwLock<u64, ReadBiased<WriterPreferring>>>();
+    v.visit::<rwlocker::RwLock<u64, ReadBiased<PhaseFair>>>();
     v.visit::<std::sync::RwLock<u64>>();
     v.visit::<std::sync::Mutex<u64>>();
     v.visit::<parking_lot::RwLock<u64>>();
@@ -230,6 +244,7 @@ macro_rules! rwlocker_contender {
                 family: Family::Rwlocker,
                 kind: LockKind::$kind,
                 strict: <<$ty as UnitOf>::P as rwlocker::Policy>::STRICT,
+                biased: <<$ty as UnitOf>::P as rwlocker::Policy>::BIASED,
             };
 
             #[inline]
@@ -274,6 +289,10 @@ macro_rules! rwlocker_contender {
                     write_guard: size_of::<rwlocker::RwLockWriteGuard<'static, (), <$ty as UnitOf>::P>>(),
                 }
             }
+            #[inline]
+            fn bias_on(&self) -> Option<bool> {
+                <<$ty as UnitOf>::P as rwlocker::Policy>::BIASED.then(|| self.raw().is_biased())
+            }
         }
     };
 }
@@ -306,6 +325,24 @@ rwlocker_contender!(
 );
 rwlocker_contender!(rwlocker::RwLock<u64, Strict<PhaseFair>>, "rwlocker-strict-pf", "rwlocker Strict<PhaseFair>", RwLock);
 rwlocker_contender!(rwlocker::RwLock<u64, Strict<Exclusive>>, "rwlocker-strict-mutex", "rwlocker Strict<Exclusive>", Mutex);
+rwlocker_contender!(
+    rwlocker::RwLock<u64, ReadBiased<ReaderPreferring>>,
+    "rwlocker-biased-rp",
+    "rwlocker ReadBiased<ReaderPref>",
+    RwLock
+);
+rwlocker_contender!(
+    rwlocker::RwLock<u64, ReadBiased<WriterPreferring>>,
+    "rwlocker-biased-wp",
+    "rwlocker ReadBiased<WriterPref>",
+    RwLock
+);
+rwlocker_contender!(
+    rwlocker::RwLock<u64, ReadBiased<PhaseFair>>,
+    "rwlocker-biased-pf",
+    "rwlocker ReadBiased<PhaseFair>",
+    RwLock
+);
 
 // ---------------------------------------------------------------------------
 // std
@@ -328,6 +365,7 @@ impl Contender for std::sync::RwLock<u64> {
         family: Family::Std,
         kind: LockKind::RwLock,
         strict: false,
+        biased: false,
     };
 
     #[inline]
@@ -371,8 +409,14 @@ impl Contender for std::sync::RwLock<u64> {
 }
 
 impl Contender for std::sync::Mutex<u64> {
-    const INFO: ContenderInfo =
-        ContenderInfo { id: "std-mutex", name: "std Mutex", family: Family::Std, kind: LockKind::Mutex, strict: false };
+    const INFO: ContenderInfo = ContenderInfo {
+        id: "std-mutex",
+        name: "std Mutex",
+        family: Family::Std,
+        kind: LockKind::Mutex,
+        strict: false,
+        biased: false,
+    };
 
     #[inline]
     fn new(value: u64) -> Self {
@@ -426,6 +470,7 @@ macro_rules! parking_lot_contenders {
                 family: Family::$family,
                 kind: LockKind::RwLock,
                 strict: false,
+                biased: false,
             };
 
             #[inline]
@@ -475,6 +520,7 @@ macro_rules! parking_lot_contenders {
                 family: Family::$family,
                 kind: LockKind::Mutex,
                 strict: false,
+                biased: false,
             };
 
             #[inline]

@@ -124,6 +124,11 @@ pub trait Bench: Sync {
     fn both_modes(&self) -> bool {
         false
     }
+    /// Whether rwlocker's reader-biased contenders (`ReadBiased<P>`) run
+    /// too (the scenarios the bias is meant for, or might hurt, say yes).
+    fn biased(&self) -> bool {
+        false
+    }
     /// Runs the case once for contender `C`, asserting correctness (panics
     /// if the lock misbehaved), and returns the measured metrics.
     fn run<C: Contender>(&self, phase: Phase) -> Sample;
@@ -141,6 +146,11 @@ pub trait AsyncBench: Sync {
     /// default mode (the contention-sensitive scenarios say yes; elsewhere
     /// both modes run the same uncontended code).
     fn both_modes(&self) -> bool {
+        false
+    }
+    /// Whether rwlocker's reader-biased contenders (`ReadBiased<P>`) run
+    /// too (the scenarios the bias is meant for, or might hurt, say yes).
+    fn biased(&self) -> bool {
         false
     }
     /// Runs the case once for async contender `C` (building whatever
@@ -162,6 +172,11 @@ pub trait CondvarBench: Sync {
     fn both_modes(&self) -> bool {
         false
     }
+    /// Whether rwlocker's reader-biased contenders (`ReadBiased<P>`) run
+    /// too (the scenarios the bias is meant for, or might hurt, say yes).
+    fn biased(&self) -> bool {
+        false
+    }
     /// Runs the case once for `C`, asserting correctness.
     fn run<C: CondvarContender>(&self, phase: Phase) -> Sample;
 }
@@ -178,6 +193,11 @@ pub trait AsyncCondvarBench: Sync {
     /// default mode (the contention-sensitive scenarios say yes; elsewhere
     /// both modes run the same uncontended code).
     fn both_modes(&self) -> bool {
+        false
+    }
+    /// Whether rwlocker's reader-biased contenders (`ReadBiased<P>`) run
+    /// too (the scenarios the bias is meant for, or might hurt, say yes).
+    fn biased(&self) -> bool {
         false
     }
     /// Runs the case once for `C`, asserting correctness.
@@ -387,7 +407,8 @@ pub struct Ctx {
 
 /// The body of every `run_*_case_with`: collect the contenders of one
 /// family that `bench` applies to (through the family's visitor; the
-/// `Strict<P>` ones only where the bench wants both modes), then run
+/// `Strict<P>` ones only where the bench wants both modes, the
+/// `ReadBiased<P>` ones only where it wants them), then run
 /// them. The families differ only in the four names passed in.
 macro_rules! collect_and_run {
     ($this:ident, $case:ident, $bench:ident, $plan:ident, $Bench:ident, $Visit:ident, $Contender:ident, $visit_all:ident) => {{
@@ -397,7 +418,10 @@ macro_rules! collect_and_run {
         }
         impl<'b, B: $Bench> $Visit for Collect<'b, B> {
             fn visit<C: $Contender>(&mut self) {
-                if self.bench.applies(&C::INFO) && (!C::INFO.strict || self.bench.both_modes()) {
+                if self.bench.applies(&C::INFO)
+                    && (!C::INFO.strict || self.bench.both_modes())
+                    && (!C::INFO.biased || self.bench.biased())
+                {
                     let bench = self.bench;
                     self.out.push((C::INFO, Box::new(move |phase| bench.run::<C>(phase))));
                 }
@@ -845,7 +869,8 @@ mod tests {
         ctx.set_counting(true);
         assert!(ctx.run_case_with("c", &Record, TrialPlan { warmup: 1, trials: 2 }).is_empty());
         // Record runs the default mode only: no Strict<P> contender.
-        let defaults: Vec<ContenderInfo> = contenders::all_infos().into_iter().filter(|c| !c.strict).collect();
+        let defaults: Vec<ContenderInfo> =
+            contenders::all_infos().into_iter().filter(|c| !c.strict && !c.biased).collect();
         assert!(defaults.len() < contenders::all_infos().len(), "the registry has Strict<P> contenders");
         let n = defaults.len();
         assert_eq!(ctx.set_counting(false), 3 * n as u64);

@@ -119,6 +119,7 @@ fn list() {
         }
     }
     println!("(the Strict<P> contenders run in the scenarios that compare both modes: B4, B7, B8, B9, B12, B15)");
+    println!("(the ReadBiased<P> contenders run where the reader bias is measured: B1, B3, B4, B7, B14, B16)");
 }
 
 fn run(cli: &Cli) -> Result<(), String> {

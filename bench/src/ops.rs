@@ -69,11 +69,20 @@ pub fn run_op<C: Contender>(op: Op, n: u64) -> bool {
     match op {
         Op::Read => {
             C::write(&lock, |v| *v = 1);
+            // A reader-biased lock is measured with its bias on, the state
+            // every read after the first few finds it in.
+            let biased = C::INFO.biased;
+            if biased {
+                engage_bias(&lock);
+            }
             let mut sum = 0u64;
             for _ in 0..n {
                 sum += C::read(black_box(&lock), |v| *v);
             }
             assert_total("read", sum, n);
+            if biased && C::bias_on(&lock) != Some(true) {
+                panic!("rwlocker-bench: {}: the reader bias turned off during uncontended reads", C::INFO.id);
+            }
         }
         Op::Write => {
             for _ in 0..n {
@@ -114,6 +123,21 @@ pub fn run_op<C: Contender>(op: Op, n: u64) -> bool {
         violation("the lock is still held after the operations released it");
     }
     true
+}
+
+/// Reads `lock` (a reader-biased lock) until the bias is on; panics if a
+/// few thousand reads do not turn it on.
+pub fn engage_bias<C: Contender>(lock: &C) {
+    for _ in 0..100 {
+        if C::bias_on(lock) == Some(true) {
+            return;
+        }
+        // Counted reads turn the bias (back) on, every so many per thread.
+        for _ in 0..64 {
+            C::read(lock, |v| black_box(*v));
+        }
+    }
+    panic!("rwlocker-bench: {}: uncontended reads did not turn the reader bias on", C::INFO.id);
 }
 
 /// Runs `op` on the contender with id `id` (the hidden `ir-op` command

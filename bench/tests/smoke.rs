@@ -45,7 +45,10 @@ fn smoke_run_writes_a_complete_report() {
 
     let scenarios = json["scenarios"].as_array().unwrap();
     let ids: Vec<&str> = scenarios.iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14", "B15"]);
+    assert_eq!(
+        ids,
+        ["B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10", "B11", "B12", "B13", "B14", "B15", "B16"]
+    );
     const BLOCKING: &[&str] = &["rwlocker-pf", "std-rwlock", "pl-rwlock", "pl013-rwlock"];
     const ASYNC: &[&str] = &["rwlocker-async-pf", "tokio-rwlock", "al-rwlock"];
     const ASYNC_MUTEXES: &[&str] = &["rwlocker-async-mutex", "tokio-mutex", "al-mutex"];
@@ -118,6 +121,27 @@ fn smoke_run_writes_a_complete_report() {
                 }
             }
             _ => assert!(strict.is_empty(), "{id} runs Strict<P> contenders: {strict:?}"),
+        }
+        // The reader-biased locks run where the bias is measured, beside
+        // the plain ones; nowhere else.
+        let biased: Vec<&str> = rows
+            .iter()
+            .filter(|r| r["contender"]["biased"].as_bool().unwrap())
+            .map(|r| r["contender"]["id"].as_str().unwrap())
+            .collect();
+        match id {
+            "B3" | "B4" | "B14" => {
+                for m in ["rwlocker-biased-pf", "rwlocker-biased-wp", "rwlocker-biased-rp"] {
+                    assert!(biased.contains(&m), "{id} lacks {m}: {contenders:?}");
+                }
+            }
+            "B7" | "B16" => {
+                for m in ["rwlocker-biased-pf", "rwlocker-biased-wp"] {
+                    assert!(biased.contains(&m), "{id} lacks {m}: {contenders:?}");
+                }
+                assert!(!biased.contains(&"rwlocker-biased-rp"), "{id} runs ReadBiased<ReaderPref>");
+            }
+            _ => assert!(biased.is_empty(), "{id} runs ReadBiased<P> contenders: {biased:?}"),
         }
         for row in rows {
             let metrics = row["metrics"].as_object().unwrap();
@@ -229,6 +253,34 @@ fn smoke_run_writes_a_complete_report() {
         }
     }
 
+    // B4 runs the reader-biased locks in the read-mostly cases only.
+    let b4 = scenario("B4");
+    for r in b4.iter().filter(|r| r["contender"]["biased"].as_bool().unwrap()) {
+        let case = r["case"].as_str().unwrap();
+        assert!(!case.ends_with("read=0%"), "B4 runs {} in {case}", r["contender"]["id"]);
+    }
+
+    // B16: every write is counted; only the reader-biased locks can find
+    // the bias on, and their rows carry the revocation's cost.
+    let b16 = scenario("B16");
+    for r in &b16 {
+        let who = r["contender"]["id"].as_str().unwrap();
+        let m = &r["metrics"];
+        assert!(m["writes"]["median"].as_f64().unwrap() >= 1.0, "B16 {who}: no write");
+        let revoked = m["revoked"]["median"].as_f64().unwrap();
+        if r["contender"]["biased"].as_bool().unwrap() {
+            assert!(r["derived"]["revoke_us"].as_f64().is_some(), "B16 {who}: no revocation cost");
+            // Alone, the writer reads until the bias is back on before each
+            // write: some writes at least must have found it on.
+            if r["case"].as_str().unwrap().starts_with("idle") {
+                assert!(revoked >= 1.0, "B16 {who}: no write found the bias on");
+            }
+        } else {
+            assert_eq!(revoked, 0.0, "B16 {who}: an unbiased lock revoked");
+        }
+    }
+    assert!(b16.iter().any(|r| r["case"].as_str().unwrap().ends_with("+ 1 writer")), "B16 has no loaded case");
+
     // B14 sizes are exact.
     let b14 = scenario("B14");
     let size = |case: &str, who: &str, key: &str| {
@@ -271,6 +323,10 @@ fn ir_op_runs_every_applicable_operation() {
         "pl-mutex",
         "pl013-rwlock",
         "pl013-mutex",
+        // Their read op counts with the bias on, and fails if it is not.
+        "rwlocker-biased-rp",
+        "rwlocker-biased-wp",
+        "rwlocker-biased-pf",
     ];
     let ops = ["read", "write", "try-read-fail", "try-write-fail", "downgrade"];
     for id in ids {

@@ -110,6 +110,7 @@ macro_rules! rwlocker_async {
                 family: Family::Rwlocker,
                 kind: LockKind::$kind,
                 strict: <$p as rwlocker::Policy>::STRICT,
+                biased: <$p as rwlocker::Policy>::BIASED,
             };
             type Read<'a> = rwlocker::AsyncRwLockReadGuard<'a, u64, $p>;
             type Write<'a> = rwlocker::AsyncRwLockWriteGuard<'a, u64, $p>;
@@ -175,6 +176,7 @@ impl AsyncContender for tokio::sync::RwLock<u64> {
         family: Family::Tokio,
         kind: LockKind::RwLock,
         strict: false,
+        biased: false,
     };
     type Read<'a> = tokio::sync::RwLockReadGuard<'a, u64>;
     type Write<'a> = tokio::sync::RwLockWriteGuard<'a, u64>;
@@ -226,6 +228,7 @@ impl AsyncContender for tokio::sync::Mutex<u64> {
         family: Family::Tokio,
         kind: LockKind::Mutex,
         strict: false,
+        biased: false,
     };
     type Read<'a> = tokio::sync::MutexGuard<'a, u64>;
     type Write<'a> = tokio::sync::MutexGuard<'a, u64>;
@@ -279,6 +282,7 @@ impl AsyncContender for async_lock::RwLock<u64> {
         family: Family::AsyncLock,
         kind: LockKind::RwLock,
         strict: false,
+        biased: false,
     };
     type Read<'a> = async_lock::RwLockReadGuard<'a, u64>;
     type Write<'a> = async_lock::RwLockWriteGuard<'a, u64>;
@@ -325,6 +329,7 @@ impl AsyncContender for async_lock::Mutex<u64> {
         family: Family::AsyncLock,
         kind: LockKind::Mutex,
         strict: false,
+        biased: false,
     };
     type Read<'a> = async_lock::MutexGuard<'a, u64>;
     type Write<'a> = async_lock::MutexGuard<'a, u64>;

@@ -98,14 +98,21 @@ trait CvInfo {
 macro_rules! cv_info {
     ($p:ty, $id:literal, $name:literal, $aid:literal, $aname:literal, $kind:ident) => {
         impl CvInfo for $p {
-            const INFO: ContenderInfo =
-                ContenderInfo { id: $id, name: $name, family: Family::Rwlocker, kind: LockKind::$kind, strict: false };
+            const INFO: ContenderInfo = ContenderInfo {
+                id: $id,
+                name: $name,
+                family: Family::Rwlocker,
+                kind: LockKind::$kind,
+                strict: false,
+                biased: false,
+            };
             const ASYNC_INFO: ContenderInfo = ContenderInfo {
                 id: $aid,
                 name: $aname,
                 family: Family::Rwlocker,
                 kind: LockKind::$kind,
                 strict: false,
+                biased: false,
             };
         }
     };
@@ -206,6 +213,7 @@ impl CondvarContender for StdCv {
         family: Family::Std,
         kind: LockKind::Mutex,
         strict: false,
+        biased: false,
     };
 
     fn new(value: u64) -> Self {
@@ -260,7 +268,7 @@ macro_rules! parking_lot_condvar {
 
         impl CondvarContender for $name {
             const INFO: ContenderInfo =
-                ContenderInfo { id: $id, name: $label, family: Family::$family, kind: LockKind::Mutex, strict: false };
+                ContenderInfo { id: $id, name: $label, family: Family::$family, kind: LockKind::Mutex, strict: false, biased: false };
 
             fn new(value: u64) -> Self {
                 $name { lock: $pl::Mutex::new(value), cv: $pl::Condvar::new() }
@@ -451,6 +459,7 @@ impl AsyncCondvarContender for TokioRwNotify {
         family: Family::Tokio,
         kind: LockKind::RwLock,
         strict: false,
+        biased: false,
     };
     type Read<'a> = tokio::sync::RwLockReadGuard<'a, u64>;
     type Write<'a> = tokio::sync::RwLockWriteGuard<'a, u64>;
@@ -501,6 +510,7 @@ impl AsyncCondvarContender for TokioMutexNotify {
         family: Family::Tokio,
         kind: LockKind::Mutex,
         strict: false,
+        biased: false,
     };
     type Read<'a> = tokio::sync::MutexGuard<'a, u64>;
     type Write<'a> = tokio::sync::MutexGuard<'a, u64>;

@@ -64,6 +64,11 @@ fn operate<C: Contender>(slot: &Slot<C>, r: u64, read_pct: u64) -> bool {
     }
 }
 
+/// The read share from which rwlocker's reader-biased locks run beside
+/// the plain ones (the bias is meant for read-mostly mixes; with no reads
+/// it never turns on).
+const BIASED_FROM_READ_PCT: u64 = 50;
+
 /// The stop flag of the fixed-time loop, on a cache line of its own (the
 /// threads read it after every operation).
 #[repr(align(128))]
@@ -72,6 +77,10 @@ struct Stop(AtomicBool);
 impl Bench for Case {
     fn both_modes(&self) -> bool {
         true
+    }
+
+    fn biased(&self) -> bool {
+        self.read_pct >= BIASED_FROM_READ_PCT
     }
 
     fn run<C: Contender>(&self, phase: Phase) -> Sample {
@@ -111,6 +120,10 @@ impl Bench for Case {
 impl Bench for Timed {
     fn both_modes(&self) -> bool {
         true
+    }
+
+    fn biased(&self) -> bool {
+        self.read_pct >= BIASED_FROM_READ_PCT
     }
 
     fn run<C: Contender>(&self, phase: Phase) -> Sample {
@@ -193,6 +206,10 @@ impl Scenario for Contention {
         report.notes.push(format!(
             "{total_ops} operations per case, shared among its threads; critical section = access + in-section check"
         ));
+        report.notes.push(format!(
+            "ReadBiased rows run in the cases with at least {BIASED_FROM_READ_PCT}% reads: every write there revokes \
+             the bias if a spell of reads has turned it back on"
+        ));
         report.notes.push(
             "a batch takes milliseconds, less than a scheduler time slice: with more threads than CPUs a lock either \
              finishes it while the threads run nearly one after another or falls into a convoy (hand-offs to \
@@ -227,7 +244,7 @@ impl Scenario for Contention {
             Column::plain("jain", "Jain", 3),
         ];
         let timed_threads: Vec<usize> = ctx.cfg.pick(vec![4 * cpus], threads.clone(), threads.clone());
-        let timed_reads: &[u64] = ctx.cfg.pick(&[0], &[0, 50], &[0, 50, 90]);
+        let timed_reads: &[u64] = ctx.cfg.pick(&[0], &[0, 50, 90], &[0, 50, 90]);
         let duration = Duration::from_millis(ctx.cfg.pick(20, 100, 500));
         for &threads in &timed_threads {
             for &read_pct in timed_reads {

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use super::Scenario;
 use crate::contenders::{Contender, ContenderInfo};
-use crate::harness::{Bench, Column, Ctx, Mode, Phase, Sample, ScenarioReport, TrialPlan};
+use crate::harness::{Bench, Column, Ctx, Headline, Mode, Phase, Sample, ScenarioReport, TrialPlan};
 use crate::ops::Op;
 
 pub struct FastPathIr;
@@ -35,7 +35,24 @@ struct Case<'a> {
     op: Op,
     n1: u64,
     n2: u64,
+    who: Who,
 }
+
+/// Which contenders a case counts: rwlocker's reader-biased locks run their
+/// read+unlock in a case of their own, labelled as measured with the bias
+/// on (the `ir-op` command turns it on before it counts).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Who {
+    /// Every contender the operation applies to.
+    All,
+    /// All but the reader-biased ones.
+    Unbiased,
+    /// The reader-biased ones only.
+    Biased,
+}
+
+/// The case label of the reader-biased locks' read+unlock.
+const BIASED_READ: &str = "read+unlock, bias on (steady state)";
 
 /// The binary to run under valgrind: a copy of this one without debug
 /// information when `strip` is available (valgrind then starts about twice
@@ -103,8 +120,11 @@ fn parse_collected(stderr: &str) -> Option<u64> {
 }
 
 impl Bench for Case<'_> {
+    fn biased(&self) -> bool {
+        self.who != Who::Unbiased
+    }
     fn applies(&self, c: &ContenderInfo) -> bool {
-        self.op.applies(c)
+        self.op.applies(c) && (self.who != Who::Biased || c.biased)
     }
     fn run<C: Contender>(&self, _: Phase) -> Sample {
         // Counts do not depend on timing: run both sizes at once.
@@ -152,10 +172,49 @@ impl Scenario for FastPathIr {
             report.notes.push("quick mode counts read+unlock and write+unlock; --full counts every operation".into());
         }
         for &op in ops {
-            let rows = ctx.run_case_with(op.label(), &Case { exe, op, n1, n2 }, TrialPlan::ONCE);
+            let who = if op == Op::Read { Who::Unbiased } else { Who::All };
+            let rows = ctx.run_case_with(op.label(), &Case { exe, op, n1, n2, who }, TrialPlan::ONCE);
             report.rows.extend(rows);
+            if op == Op::Read {
+                let mut rows =
+                    ctx.run_case_with(BIASED_READ, &Case { exe, op, n1, n2, who: Who::Biased }, TrialPlan::ONCE);
+                // Ratios to the baselines' read+unlock (counted above: the
+                // same operation; the biased case does not rerun them).
+                for row in &mut rows {
+                    for b in &report.baselines {
+                        let base = report
+                            .rows
+                            .iter()
+                            .find(|r| r.case == op.label() && r.contender.id == b.id_for(row.contender.kind));
+                        if let (Some(mine), Some(base)) = (row.median("ir"), base.and_then(|r| r.median("ir"))) {
+                            if base > 0.0 {
+                                row.ratios.insert(b.label.to_string(), mine / base);
+                            }
+                        }
+                    }
+                }
+                report.rows.extend(rows);
+            }
         }
-        report.headline(Op::Read.label(), "ir", "B1 read+unlock: instructions/op", "Ir per op (lower is better)");
+        report.notes.push(format!(
+            "`{BIASED_READ}`: rwlocker's ReadBiased locks, counted after reads have turned the bias on and checked \
+             to have it on still at the end (their ratios are to the baselines' read+unlock above)"
+        ));
+        // One chart of read+unlock, the reader-biased locks (bias on) included.
+        let bars: Vec<_> = report
+            .rows
+            .iter()
+            .filter(|r| r.case == Op::Read.label() || r.case == BIASED_READ)
+            .filter_map(|r| r.median("ir").map(|v| (r.contender, v)))
+            .collect();
+        if !bars.is_empty() {
+            report.headlines.push(Headline {
+                title: "B1 read+unlock (ReadBiased: bias on): instructions/op".into(),
+                axis: "Ir per op (lower is better)".into(),
+                bars,
+                log: false,
+            });
+        }
         report.headline(Op::Write.label(), "ir", "B1 write+unlock: instructions/op", "Ir per op (lower is better)");
     }
 }

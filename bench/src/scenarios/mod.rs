@@ -1,4 +1,4 @@
-//! The scenarios of the report (docs/BENCHMARKS.md: B1–B15), one module each.
+//! The scenarios of the report (docs/BENCHMARKS.md: B1–B16), one module each.
 //!
 //! A scenario fills a [`ScenarioReport`]: it runs its cases through
 //! [`Ctx::run_case`], sets its columns and primary metric, and adds notes
@@ -20,6 +20,7 @@ mod io_bound_async;
 mod phase_alternation;
 mod read_only;
 mod reader_wait;
+mod revocation;
 mod sizes;
 mod uncontended;
 mod writer_wait;
@@ -57,6 +58,7 @@ pub fn all() -> Vec<Box<dyn Scenario>> {
         Box::new(cancellation::Cancellation),
         Box::new(sizes::Sizes),
         Box::new(async_contention::AsyncContention),
+        Box::new(revocation::Revocation),
     ]
 }
 

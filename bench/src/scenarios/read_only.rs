@@ -6,6 +6,14 @@
 //! shows how read throughput scales (or does not) with the core count. Every 1024th read
 //! also checks that `try_write` fails while the read lock is held, so a
 //! lock that does not really lock cannot look fast.
+//!
+//! rwlocker's reader-biased locks (`ReadBiased<P>`) run here too: their
+//! readers publish themselves in per-thread slots instead of writing the
+//! shared count. For them a failing `try_write` is a writer's attempt that
+//! revokes the bias, so each thread runs that check once, halfway through
+//! (where it must revoke and still fail), and looks a quarter of the way
+//! in whether the bias is on (the `bias on` column: the share of threads
+//! that found it on).
 
 use std::sync::Barrier;
 use std::thread;
@@ -22,8 +30,24 @@ struct Case {
     per_thread: u64,
 }
 
+/// Whether read `i` of `n` (of one thread) checks that `try_write` fails:
+/// every 1024th, or for a reader-biased lock only the one halfway through.
+#[inline]
+fn checks_try_write(biased: bool, i: u64, n: u64) -> bool {
+    if biased {
+        i == n / 2
+    } else {
+        i.is_multiple_of(1024)
+    }
+}
+
 impl Bench for Case {
+    fn biased(&self) -> bool {
+        true
+    }
+
     fn run<C: Contender>(&self, phase: Phase) -> Sample {
+        let biased = C::INFO.biased;
         let n = if phase == Phase::Warmup { self.per_thread / 4 + 1 } else { self.per_thread };
         let lock = C::new(1);
         let barrier = Barrier::new(self.threads + 1);
@@ -36,15 +60,21 @@ impl Bench for Case {
                         barrier.wait();
                         let t0 = Instant::now();
                         let mut sum = 0u64;
+                        let mut bias_on = None;
                         for i in 0..n {
+                            if biased && i == n / 4 {
+                                // Before the halfway revocation: reads have
+                                // turned the bias on by now.
+                                bias_on = C::bias_on(lock);
+                            }
                             sum += C::read(lock, |v| {
-                                if i % 1024 == 0 && C::try_write(lock, |_| ()).is_some() {
+                                if checks_try_write(biased, i, n) && C::try_write(lock, |_| ()).is_some() {
                                     violation("try_write succeeded while a read lock was held");
                                 }
                                 *v
                             });
                         }
-                        (sum, t0, Instant::now())
+                        (sum, t0, Instant::now(), bias_on)
                     })
                 })
                 .collect();
@@ -53,13 +83,20 @@ impl Bench for Case {
             (harness::span(results.iter().map(|r| (r.1, r.2))), results)
         });
         let mut ns = 0.0;
-        for &(sum, start, end) in &per_thread {
+        for &(sum, start, end, _) in &per_thread {
             assert_total("reads", sum, n);
             ns += (end - start).as_nanos() as f64 / n as f64;
         }
         assert_total("value", lock.into_inner(), 1);
         let total = (n * self.threads as u64) as f64;
-        Sample::of("ns_per_acq", ns / self.threads as f64).with("total_m_per_s", total / wall.as_secs_f64() / 1e6)
+        let sample =
+            Sample::of("ns_per_acq", ns / self.threads as f64).with("total_m_per_s", total / wall.as_secs_f64() / 1e6);
+        if biased {
+            let on = per_thread.iter().filter(|r| r.3 == Some(true)).count();
+            sample.with("bias_on", on as f64 / self.threads as f64)
+        } else {
+            sample
+        }
     }
 }
 
@@ -78,8 +115,11 @@ impl Scenario for ReadOnly {
 
     fn run(&self, ctx: &mut Ctx, report: &mut ScenarioReport) {
         report.primary = Some("ns_per_acq");
-        report.columns =
-            vec![Column::metric("ns_per_acq", "ns/acq/thread", 1), Column::plain("total_m_per_s", "total M/s", 2)];
+        report.columns = vec![
+            Column::metric("ns_per_acq", "ns/acq/thread", 1),
+            Column::plain("total_m_per_s", "total M/s", 2),
+            Column::plain("bias_on", "bias on", 2),
+        ];
         // The same total work at every thread count.
         let total = ctx.cfg.pick(40_000, 2_000_000, 10_000_000);
         let mut counts = vec![2];
@@ -99,5 +139,11 @@ impl Scenario for ReadOnly {
         }
         let pinned = if harness::cpus() >= 2 { "pinned one per CPU" } else { "not pinned (1 CPU)" };
         report.notes.push(format!("{total} acquisitions in all, shared equally among the threads, {pinned}"));
+        report.notes.push(
+            "ReadBiased rows: each thread checks try_write once, halfway (it revokes the bias, then must fail), \
+             instead of every 1024th read; `bias on` = share of the threads that found the bias on a quarter of the \
+             way in (1.00: all)"
+                .into(),
+        );
     }
 }

@@ -12,6 +12,9 @@ pub struct Sizes;
 struct Case;
 
 impl Bench for Case {
+    fn biased(&self) -> bool {
+        true
+    }
     fn run<C: Contender>(&self, _: Phase) -> Sample {
         let s = C::sizes();
         Sample::of("lock_unit", s.lock_unit as f64)
