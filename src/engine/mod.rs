@@ -46,7 +46,12 @@
 //! waiters the policy would admit (state `WOKEN`, still queued) and frees
 //! the lock; anyone the policy's class rule allows may take a free lock
 //! meanwhile, and a woken waiter that finds it taken waits again in its
-//! place. Invariant: a free lock with `QUEUED` set also has `WAKING` set,
+//! place. A woken waiter first waits awake a little for the lock to come
+//! free; a woken writer (any woken waiter under `Exclusive`) then takes a
+//! free lock directly, as an arrival would, and leaves the queue
+//! afterwards (until it has, `WAKING` may count it; nobody else can
+//! release meanwhile); otherwise the attempt is made under the queue lock.
+//! Invariant: a free lock with `QUEUED` set also has `WAKING` set,
 //! and then a woken waiter is on its way (it will take the queue lock and
 //! make its attempt, or leave the queue and pass its wake-up on), except
 //! while a release or a woken waiter's attempt is about to take the queue
@@ -884,6 +889,9 @@ impl<P: Policy> RawRwLock<P> {
         if waiter.state() != WOKEN {
             return false;
         }
+        if !P::STRICT && (waiter.kind == Kind::Write || P::KIND == PolicyKind::Exclusive) && self.barge_woken(waiter) {
+            return true;
+        }
         let (granted, wake) = self.with_queue(|q| {
             if waiter.state() != WOKEN {
                 // Granted (or not woken) since we looked.
@@ -896,6 +904,61 @@ impl<P: Policy> RawRwLock<P> {
         });
         wake_all(wake);
         granted
+    }
+
+    /// Default mode: a woken exclusive waiter takes a free lock the way an
+    /// arrival would (one compare-and-swap, no queue lock on the way in:
+    /// taking the queue lock first loses the lock to the next arrival most
+    /// of the time under contention), then leaves the queue. Not past the
+    /// bound: there the exact transition decides. Returns whether it holds
+    /// the lock.
+    fn barge_woken(&self, waiter: &Arc<Waiter>) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        if !is_free(s) || self.exact_now(s) {
+            return false;
+        }
+        // (A grant to this waiter would have taken the lock: if this
+        // succeeds, nobody granted it.)
+        if self.state.compare_exchange(s, s | WRITER, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        // It holds the lock, still queued and counted as woken (so `WAKING`
+        // may stay set meanwhile; nobody else can release): leave the queue
+        // and bring the flags up to date.
+        let wake = self.with_queue(|q| {
+            let was_queued = q.remove(waiter);
+            debug_assert!(was_queued, "a woken waiter that is not queued");
+            waiter.set_state(waiter::GRANTED);
+            self.transition(q, 0, 0, Cause::WaiterLeft, None)
+        });
+        debug_assert!(wake.is_empty(), "a transition under a held write lock woke someone");
+        true
+    }
+
+    /// Default mode: a woken waiter that finds the lock taken waits awake
+    /// a little for it to come free (spinning, then yielding, as an arrival
+    /// does) before it makes its attempt, so that it does not go back to
+    /// sleep at once, to be woken again by the next release.
+    #[allow(clippy::reversed_empty_ranges, clippy::absurd_extreme_comparisons)]
+    fn spin_woken(&self, waiter: &Waiter, deadline: Option<Instant>) {
+        for round in 0..BARGE_SPINS + BARGE_YIELDS {
+            let s = self.state.load(Ordering::Relaxed);
+            let open = if waiter.kind == Kind::Write || P::KIND == PolicyKind::Exclusive {
+                is_free(s)
+            } else {
+                s & WRITER == 0
+            };
+            if open || waiter.state() != WOKEN || deadline.is_some_and(|d| Instant::now() >= d) {
+                return;
+            }
+            if round < BARGE_SPINS {
+                for _ in 0..(2u32 << round) {
+                    spin_loop();
+                }
+            } else {
+                yield_now();
+            }
+        }
     }
 
     /// For a thread waiter: [`poll_queued`](Self::poll_queued), doing the
@@ -915,6 +978,9 @@ impl<P: Policy> RawRwLock<P> {
     /// its attempt.
     fn wait_granted(&self, waiter: &Arc<Waiter>, deadline: Option<Instant>) -> bool {
         loop {
+            if !P::STRICT && waiter.state() == WOKEN {
+                self.spin_woken(waiter, deadline);
+            }
             if self.take_turn(waiter) {
                 return true;
             }
