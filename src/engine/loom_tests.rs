@@ -13,7 +13,7 @@
 
 use super::waiter::{Kind, Waiter, WAITING};
 use super::{RawRwLock, MAX_READERS};
-use crate::loom::{Arc, UnsafeCell};
+use crate::loom::{Arc, AtomicBool, Ordering, UnsafeCell};
 use crate::policy::{Exclusive, PhaseFair, Policy, ReaderPreferring, Strict, WriterPreferring};
 use loom::thread;
 
@@ -267,6 +267,39 @@ fn arrival_barges_against_wakeup<P: Policy>() {
     });
 }
 
+/// Default mode: a release racing a woken waiter's un-wake. A writer is
+/// queued behind the lock; its release wakes it (`WAKING`), and the
+/// releasing thread takes the free lock again before the woken writer's
+/// attempt (as a writer, or as a reader where the class rule lets a reader
+/// past a queued writer), then releases once more, without the queue lock
+/// while `WAKING` is set. The woken writer's attempt, finding the lock
+/// held, waits again and clears `WAKING`: whichever of the two
+/// compare-and-swaps comes second must see the first, or the woken writer
+/// is left parked behind a free lock (a deadlock here).
+fn release_races_unwake<P: Policy>(read_again: bool) {
+    model(2, move || {
+        let s = Shared::<P>::new();
+        // Held before anyone arrives (the main thread never waits, see `actor`).
+        s.lock.lock_exclusive();
+        let queued = actor(&s, |s| s.increment());
+        let holder = actor(&s, move |s| {
+            // SAFETY: the write lock the main thread took (a raw lock has no
+            // owning thread); nobody else releases it.
+            unsafe { s.lock.unlock_exclusive() };
+            if read_again {
+                s.read_locked() <= 1
+            } else {
+                s.increment();
+                true
+            }
+        });
+        queued.join().unwrap();
+        assert!(holder.join().unwrap());
+        assert_eq!(s.read(), if read_again { 1 } else { 2 });
+        s.assert_idle();
+    });
+}
+
 /// Default mode past the bound: every queued waiter is over it at once
 /// (bound 0), so releases hand off exactly (`HANDOFF`) while arrivals keep
 /// coming. Writers and readers all finish, values stay ordered.
@@ -283,6 +316,74 @@ fn handoff_past_the_bound<P: Policy>() {
         assert_eq!(s.read(), 1);
         s.assert_idle();
     });
+}
+
+/// Default mode: the bound passes while a wake-up is on its way. A writer
+/// queues behind the held lock (deadline 1); the release wakes it; the
+/// releasing thread takes the lock again (barging, or behind the woken
+/// writer if that one was first), the clock reaches the woken writer's
+/// deadline, a third writer arrives, and the lock is released once more,
+/// without the age check while the woken writer is on its way. The third
+/// writer must not get in ahead of the woken one: it checks the published
+/// deadline itself, and the woken writer's attempt hands off exactly.
+fn bound_passes_while_waking<P: Policy>() {
+    model_with_bound(2, 1, || {
+        let s = Shared::<P>::new();
+        let queued = Arc::new(AtomicBool::new(false));
+        // Held before anyone arrives (the main thread never waits, see `actor`).
+        s.lock.lock_exclusive();
+        let first = actor(&s, {
+            let queued = queued.clone();
+            move |s| {
+                let w = Waiter::thread(Kind::Write, WAITING);
+                assert!(!s.lock.arrive(&w), "admitted past the held lock");
+                queued.store(true, Ordering::Release);
+                assert!(s.lock.wait_granted(&w, None));
+                let v = s.bump();
+                // SAFETY: granted just above.
+                unsafe { s.lock.unlock_exclusive() };
+                v
+            }
+        });
+        let holder = {
+            let s = s.clone();
+            thread::spawn(move || {
+                while !queued.load(Ordering::Acquire) {
+                    thread::yield_now();
+                }
+                // SAFETY: the write lock the main thread took (a raw lock has
+                // no owning thread); nobody else releases it.
+                unsafe { s.lock.unlock_exclusive() };
+                s.lock.lock_exclusive();
+                s.bump();
+                // The first writer's deadline has come.
+                crate::loom::set_model_time(1, 1);
+                let late = actor(&s, |s| {
+                    s.lock.lock_exclusive();
+                    let v = s.bump();
+                    // SAFETY: taken just above.
+                    unsafe { s.lock.unlock_exclusive() };
+                    v
+                });
+                // SAFETY: taken just above.
+                unsafe { s.lock.unlock_exclusive() };
+                late.join().unwrap()
+            })
+        };
+        let first = first.join().unwrap();
+        let late = holder.join().unwrap();
+        assert!(first < late, "an arrival past the bound got in first ({late} before {first})");
+        assert_eq!(s.read(), 3);
+        s.assert_idle();
+    });
+}
+
+fn release_races_unwake_writing<P: Policy>() {
+    release_races_unwake::<P>(false);
+}
+
+fn release_races_unwake_reading<P: Policy>() {
+    release_races_unwake::<P>(true);
 }
 
 macro_rules! loom_per_policy {
@@ -343,6 +444,14 @@ loom_per_policy! {
     arrival_barges_against_wakeup =>
         loom_arrival_barges_against_wakeup_phase_fair: PhaseFair,
         loom_arrival_barges_against_wakeup_exclusive: Exclusive;
+    release_races_unwake_writing =>
+        loom_release_races_unwake_writing_phase_fair: PhaseFair,
+        loom_release_races_unwake_writing_exclusive: Exclusive;
+    release_races_unwake_reading =>
+        loom_release_races_unwake_reading_reader_preferring: ReaderPreferring;
+    bound_passes_while_waking =>
+        loom_bound_passes_while_waking_phase_fair: PhaseFair,
+        loom_bound_passes_while_waking_exclusive: Exclusive;
     handoff_past_the_bound =>
         loom_handoff_past_the_bound_writer_preferring: WriterPreferring,
         loom_handoff_past_the_bound_phase_fair: PhaseFair,

@@ -4,16 +4,16 @@
 //! # The state word
 //!
 //! ```text
-//!  31                            3   2        1        0
-//! +-------------------------------+--------+--------+--------+
-//! |         reader count          | BIASED | QUEUED | WRITER |
-//! +-------------------------------+--------+--------+--------+
+//!  31                          4    3        2        1        0
+//! +------------------------------+--------+--------+--------+--------+
+//! |         reader count         | WAKING | BIASED | QUEUED | WRITER |
+//! +------------------------------+--------+--------+--------+--------+
 //! ```
 //!
 //! * `WRITER`: the lock is held exclusively (a writer, or any holder under
 //!   [`Exclusive`](crate::Exclusive)).
-//! * `QUEUED`: the waiter queue is not empty, so every release takes the
-//!   slow path and looks at it. Only the holder of the queue lock changes it.
+//! * `QUEUED`: the waiter queue is not empty, so a release must make sure
+//!   someone looks at it. Only the holder of the queue lock changes it.
 //! * `BIASED` ([`ReadBiased`](crate::ReadBiased) locks only): readers may
 //!   publish themselves in the visible-readers table instead of counting
 //!   themselves here (see the `bias` module). While it is set the lock is
@@ -21,14 +21,21 @@
 //!   only by a counted reader while no writer holds and nobody is queued,
 //!   and a writer revokes it before it queues, so a queued writer never
 //!   sees it.
+//! * `WAKING` (default mode only; implies `QUEUED`): a queued waiter was
+//!   woken by a release and is on its way to make its attempt. Exactly
+//!   "the queue's woken count is not zero" as of the last compare-and-swap
+//!   made under the queue lock: every change of that count happens under
+//!   the queue lock and is published by the compare-and-swap that also
+//!   sets or clears `QUEUED`, computed before it. Only the holder of the
+//!   queue lock changes it.
 //! * reader count: the readers holding the lock and counted here.
 //!
 //! Everything else lives with the queue, under the queue lock: which queued
-//! waiters were woken and are on their way (while any are, releases wake
-//! nobody else: no thundering herd), and when the oldest waiter passes the
-//! starvation bound (also published for lock-free readers, see `Shared`).
-//! Keeping the word to two flags keeps the uncontended paths as short as
-//! they were (one comparison decides a reader's release).
+//! waiters were woken (while any are, releases wake nobody else: no
+//! thundering herd), and when the oldest waiter passes the starvation bound
+//! (also published for lock-free readers, see `Shared`). Keeping the word
+//! to a few flags keeps the uncontended paths as short as they were (one
+//! comparison decides a reader's release).
 //!
 //! # The two hand-off modes (docs/SEMANTICS.md §2a)
 //!
@@ -38,20 +45,58 @@
 //! between. Invariant: a non-empty queue means the lock is held, with one
 //! brief exception: a last reader's release (a `fetch_sub`, to keep the
 //! read fast path short) can leave the lock free with `QUEUED` set until
-//! that reader takes the queue lock and hands the lock over.
+//! that reader takes the queue lock and hands the lock over. Nobody is
+//! ever woken without a grant there, so `WAKING` is never set.
 //!
 //! In the default mode (*bounded barging*) a release instead *wakes* the
 //! waiters the policy would admit (state `WOKEN`, still queued) and frees
 //! the lock; anyone the policy's class rule allows may take a free lock
 //! meanwhile, and a woken waiter that finds it taken waits again in its
-//! place. Invariant: a free lock with a non-empty queue has a woken waiter
-//! on its way (or a release or woken attempt is about to look at it).
+//! place. A woken waiter first waits awake a little for the lock to come
+//! free; a woken writer (any woken waiter under `Exclusive`) then takes a
+//! free lock directly, as an arrival would, and leaves the queue
+//! afterwards (until it has, `WAKING` may count it; nobody else can
+//! release meanwhile); otherwise the attempt is made under the queue lock.
+//! Invariant: a free lock with `QUEUED` set also has `WAKING` set,
+//! and then a woken waiter is on its way (it will take the queue lock and
+//! make its attempt, or leave the queue and pass its wake-up on), except
+//! while a release or a woken waiter's attempt is about to take the queue
+//! lock and look (a last reader between its `fetch_sub` and the queue
+//! lock; a woken waiter between its un-wake and its compare-and-swap).
 //! Every queued waiter carries the time it passes the bound; the queue's
 //! oldest deadline is published where arrivals read it without the queue
-//! lock, and every release (which, with waiters queued, takes the slow
-//! path) compares it with the clock: past it, the lock hands off exactly,
-//! as under `Strict<P>`, and arrivals do not barge, until that waiter is in
-//! (while it waits it stays the oldest, so the check keeps saying so).
+//! lock, and releases that take the slow path compare it with the clock:
+//! past it, the lock hands off exactly, as under `Strict<P>`, and arrivals
+//! do not barge, until that waiter is in (while it waits it stays the
+//! oldest, so the check keeps saying so).
+//!
+//! ## Releases while a wake-up is on its way
+//!
+//! A writer's release, or a last reader's, that finds `WAKING` set (in the
+//! same atomic operation that releases) takes neither the queue lock nor
+//! the clock: it only clears its bits. With a woken waiter already on its
+//! way, the transition it would have run could do nothing but that (it
+//! wakes nobody else), except past the bound, where it would hand off
+//! exactly; skipping that is safe because arrivals check the published
+//! deadline themselves before barging, and the woken waiter's attempt runs
+//! the exact transition (under the queue lock, with the clock) and grants
+//! the policy's choice, so nobody gets in ahead of the oldest waiter
+//! meanwhile. (That attempt replays the cause of the release that woke it,
+//! so under `PhaseFair` past the bound the phase it opens may be the other
+//! one than this release's would have been; the oldest waiter still gets
+//! in with the next phase.) A downgrade always takes the queue lock: the
+//! readers it lets join are its own decision. The one race is the woken waiter
+//! finding the lock held and waiting again: its un-wake clears `WAKING` in
+//! the compare-and-swap of its attempt, and a release's own operation on
+//! the word is ordered against that one. If the release comes first, the
+//! attempt's compare-and-swap fails, and its retry sees the free lock (and
+//! takes it, or wakes whom the policy picks); if the attempt comes first,
+//! the release sees `QUEUED` without `WAKING` and takes the slow path (a
+//! writer's compare-and-swap fails and it looks again; a last reader's
+//! `fetch_sub` returns a word without `WAKING`). Either way no free lock
+//! is left with waiters queued and nobody on the way. A woken waiter that
+//! is granted instead, or that times out or is cancelled, leaves the queue
+//! in a transition whose compare-and-swap recomputes `WAKING` too.
 //!
 //! # Fast and slow paths
 //!
@@ -83,7 +128,9 @@ use waiter::{wake_all, Kind, Waiter, WakeList, WAITING, WOKEN};
 const WRITER: u32 = 1;
 const QUEUED: u32 = 2;
 const BIASED: u32 = 4;
-const READER: u32 = 8;
+/// Default mode: a woken waiter is on its way (see the module comment).
+const WAKING: u32 = 8;
+const READER: u32 = 16;
 
 /// Most readers that may hold the lock at once; one more panics.
 #[cfg(not(any(loom, test)))]
@@ -208,10 +255,10 @@ const fn readers(s: u32) -> u32 {
 
 /// Free for a writer: nobody holds the lock as far as the state word
 /// tells, and no reader may be published in the table (waiters may be
-/// queued).
+/// queued, and one of them woken).
 #[inline]
 const fn is_free(s: u32) -> bool {
-    s & !QUEUED == 0
+    s & !(QUEUED | WAKING) == 0
 }
 
 /// What is known of the queue when deciding on an arrival: exactly (with
@@ -629,7 +676,8 @@ impl<P: Policy> RawRwLock<P> {
         }
         let prev = self.state.fetch_sub(READER, Ordering::Release);
         debug_assert!(readers(prev) > 0, "unlock_shared without a read lock");
-        // (A reader release never sees `WRITER`.)
+        // (A reader release never sees `WRITER`. With `WAKING` set too, a
+        // woken waiter is on its way and will look: nothing to do.)
         let prev = if P::BIASED { prev & !BIASED } else { prev };
         if prev == READER | QUEUED {
             // The last reader, with waiters behind: let the queue decide.
@@ -732,7 +780,9 @@ impl<P: Policy> RawRwLock<P> {
             // which `_guard` holds until this closure returns: this is the
             // only reference to it.
             let q = unsafe { &mut *q };
+            self.debug_check_flags(q);
             let r = f(q);
+            self.debug_check_flags(q);
             if !P::STRICT {
                 let deadline = q.front_deadline();
                 if shared.oldest_deadline.load(Ordering::Relaxed) != deadline {
@@ -741,6 +791,23 @@ impl<P: Policy> RawRwLock<P> {
             }
             r
         })
+    }
+
+    /// Queue lock held: the state word's flags say what the queue holds
+    /// (only the queue lock's holder changes them, so other threads' changes
+    /// to the word cannot make this fail).
+    #[inline]
+    fn debug_check_flags(&self, q: &Queue) {
+        if cfg!(debug_assertions) {
+            let s = self.state.load(Ordering::Relaxed);
+            debug_assert_eq!(s & QUEUED != 0, !q.is_empty(), "QUEUED disagrees with the queue: {s:#x}");
+            debug_assert_eq!(
+                s & WAKING != 0,
+                q.woken > 0,
+                "WAKING disagrees with the queue: {s:#x}, {} woken",
+                q.woken
+            );
+        }
     }
 
     /// Takes the lock in `kind` mode if that is possible at once.
@@ -789,7 +856,7 @@ impl<P: Policy> RawRwLock<P> {
                 self.spin_granted(&waiter, ahead, deadline) || self.wait_granted(&waiter, deadline)
             }
             Arrival::Queued { ahead } if ahead < spinners() => {
-                self.spin_woken(&waiter, ahead, deadline) || self.wait_granted(&waiter, deadline)
+                self.await_wakeup(&waiter, ahead, deadline) || self.wait_granted(&waiter, deadline)
             }
             Arrival::Queued { .. } => self.wait_granted(&waiter, deadline),
         }
@@ -888,13 +955,18 @@ impl<P: Policy> RawRwLock<P> {
     /// parked, it would leave the lock idle for a whole wake-up once they
     /// are out, with new readers kept out meanwhile.
     #[cfg(not(loom))]
-    fn spin_woken(&self, waiter: &Arc<Waiter>, ahead: usize, deadline: Option<Instant>) -> bool {
+    fn await_wakeup(&self, waiter: &Arc<Waiter>, ahead: usize, deadline: Option<Instant>) -> bool {
         let start = Instant::now();
         let budget = SPIN_FIRST + SPIN_PER_AHEAD.saturating_mul(ahead as u32);
         loop {
             for _ in 0..SPIN_CHUNK {
                 spin_loop();
-                if matches!(waiter.state(), waiter::GRANTED | WOKEN) && self.take_turn(waiter) {
+                match waiter.state() {
+                    WOKEN => self.spin_woken(waiter, deadline),
+                    waiter::GRANTED => {}
+                    _ => continue,
+                }
+                if self.take_turn(waiter) {
                     return true;
                 }
             }
@@ -907,7 +979,7 @@ impl<P: Policy> RawRwLock<P> {
 
     /// Under loom: no waiting awake (spins are yields there).
     #[cfg(loom)]
-    fn spin_woken(&self, _waiter: &Arc<Waiter>, _ahead: usize, _deadline: Option<Instant>) -> bool {
+    fn await_wakeup(&self, _waiter: &Arc<Waiter>, _ahead: usize, _deadline: Option<Instant>) -> bool {
         false
     }
 
@@ -921,6 +993,9 @@ impl<P: Policy> RawRwLock<P> {
         if waiter.state() != WOKEN {
             return false;
         }
+        if !P::STRICT && (waiter.kind == Kind::Write || P::KIND == PolicyKind::Exclusive) && self.barge_woken(waiter) {
+            return true;
+        }
         let (granted, wake) = self.with_queue(|q| {
             if waiter.state() != WOKEN {
                 // Granted (or not woken) since we looked.
@@ -933,6 +1008,61 @@ impl<P: Policy> RawRwLock<P> {
         });
         wake_all(wake);
         granted
+    }
+
+    /// Default mode: a woken exclusive waiter takes a free lock the way an
+    /// arrival would (one compare-and-swap, no queue lock on the way in:
+    /// taking the queue lock first loses the lock to the next arrival most
+    /// of the time under contention), then leaves the queue. Not past the
+    /// bound: there the exact transition decides. Returns whether it holds
+    /// the lock.
+    fn barge_woken(&self, waiter: &Arc<Waiter>) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        if !is_free(s) || self.exact_now(s) {
+            return false;
+        }
+        // (A grant to this waiter would have taken the lock: if this
+        // succeeds, nobody granted it.)
+        if self.state.compare_exchange(s, s | WRITER, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        // It holds the lock, still queued and counted as woken (so `WAKING`
+        // may stay set meanwhile; nobody else can release): leave the queue
+        // and bring the flags up to date.
+        let wake = self.with_queue(|q| {
+            let was_queued = q.remove(waiter);
+            debug_assert!(was_queued, "a woken waiter that is not queued");
+            waiter.set_state(waiter::GRANTED);
+            self.transition(q, 0, 0, Cause::WaiterLeft, None)
+        });
+        debug_assert!(wake.is_empty(), "a transition under a held write lock woke someone");
+        true
+    }
+
+    /// Default mode: a woken waiter that finds the lock taken waits awake
+    /// a little for it to come free (spinning, then yielding, as an arrival
+    /// does) before it makes its attempt, so that it does not go back to
+    /// sleep at once, to be woken again by the next release.
+    #[allow(clippy::reversed_empty_ranges, clippy::absurd_extreme_comparisons)]
+    fn spin_woken(&self, waiter: &Waiter, deadline: Option<Instant>) {
+        for round in 0..BARGE_SPINS + BARGE_YIELDS {
+            let s = self.state.load(Ordering::Relaxed);
+            let open = if waiter.kind == Kind::Write || P::KIND == PolicyKind::Exclusive {
+                is_free(s)
+            } else {
+                s & WRITER == 0
+            };
+            if open || waiter.state() != WOKEN || deadline.is_some_and(|d| Instant::now() >= d) {
+                return;
+            }
+            if round < BARGE_SPINS {
+                for _ in 0..(2u32 << round) {
+                    spin_loop();
+                }
+            } else {
+                yield_now();
+            }
+        }
     }
 
     /// For a thread waiter: [`poll_queued`](Self::poll_queued), doing the
@@ -952,6 +1082,9 @@ impl<P: Policy> RawRwLock<P> {
     /// its attempt.
     fn wait_granted(&self, waiter: &Arc<Waiter>, deadline: Option<Instant>) -> bool {
         loop {
+            if !P::STRICT && waiter.state() == WOKEN {
+                self.spin_woken(waiter, deadline);
+            }
             if self.take_turn(waiter) {
                 return true;
             }
@@ -1142,11 +1275,42 @@ impl<P: Policy> RawRwLock<P> {
         granted
     }
 
+    /// A release that the fast path could not make alone: the caller's
+    /// change (`- release + acquire`) is still to be applied (a last
+    /// reader's `fetch_sub` has already applied its own: 0 and 0).
     #[cold]
     #[inline(never)]
     fn unlock_slow(&self, release: u32, acquire: u32, cause: Cause) {
+        // (A downgrade always looks at the queue: past the bound, the
+        // readers it lets join are its own decision, not the woken waiter's.)
+        if !P::STRICT && cause != Cause::Downgraded && self.release_while_waking(release) {
+            return;
+        }
         let wake = self.with_queue(|q| self.transition(q, release, acquire, cause, None));
         wake_all(wake);
+    }
+
+    /// Default mode: releases alone (`release`: the caller's bits, 0 for a
+    /// last reader whose `fetch_sub` already did) if a woken waiter is on
+    /// its way (`WAKING`), in one compare-and-swap that fails if that
+    /// waiter's un-wake cleared the flag first (see the module comment).
+    /// Returns whether it did; false: the caller takes the queue lock.
+    #[inline]
+    fn release_while_waking(&self, release: u32) -> bool {
+        let mut s = self.state.load(Ordering::Relaxed);
+        while s & WAKING != 0 {
+            debug_assert!(s & QUEUED != 0, "WAKING without QUEUED: {s:#x}");
+            if release == 0 {
+                // A last reader whose `fetch_sub` came before `WAKING` was
+                // set: the woken waiter's attempt comes later and sees it.
+                return true;
+            }
+            match self.state.compare_exchange_weak(s, s - release, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(e) => s = e,
+            }
+        }
+        false
     }
 
     /// Applies the caller's own change (`- release + acquire`) and the
@@ -1204,6 +1368,24 @@ impl<P: Policy> RawRwLock<P> {
             } else {
                 new &= !QUEUED;
             }
+            // The queue's woken count after the act, published as `WAKING`
+            // in this same compare-and-swap (see the module comment).
+            let woken = match act {
+                Act::Grant if q.woken > 0 => q.woken - q.woken_in(grant),
+                // Nobody else is woken (`q.woken == 0`): every waiter the
+                // grant names is woken now.
+                Act::Wake => {
+                    debug_assert_eq!(q.woken, 0);
+                    q.admitted_by(grant)
+                }
+                _ => q.woken,
+            };
+            debug_assert!(woken <= left, "{woken} woken of {left} queued");
+            if woken > 0 {
+                new |= WAKING;
+            } else {
+                new &= !WAKING;
+            }
             match self.state.compare_exchange_weak(s, new, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => {
                     let mut wake = WakeList::new();
@@ -1212,12 +1394,14 @@ impl<P: Policy> RawRwLock<P> {
                         (Act::Wake, _) => {
                             let n = q.wake(grant, cause, &mut wake);
                             debug_assert!(n > 0, "a wake-up that wakes nobody");
+                            debug_assert_eq!(q.woken, woken, "WAKING published a wrong count");
                             return wake;
                         }
                         (Act::Grant, Grant::Readers) => q.grant_readers(&mut wake),
                         (Act::Grant, Grant::FirstWriter) => q.grant_first_writer(&mut wake),
                         (Act::Grant, Grant::Front) => q.grant_front(&mut wake),
                     }
+                    debug_assert_eq!(q.woken, woken, "WAKING published a wrong count");
                     if let Some(m) = me {
                         // The attempt's own grant needs no wake-up.
                         if let Some(i) = wake.iter().position(|w| Arc::ptr_eq(w, m)) {

@@ -119,6 +119,17 @@ impl Queue {
         }
     }
 
+    /// How many of the waiters `grant` would admit are woken.
+    pub(crate) fn woken_in(&self, grant: Grant) -> usize {
+        let woken = |w: &Arc<Waiter>| w.state() == WOKEN;
+        match grant {
+            Grant::Nobody => 0,
+            Grant::Readers => self.waiters.iter().filter(|w| w.kind == Kind::Read && woken(w)).count(),
+            Grant::FirstWriter => self.first_writer().map_or(0, |i| usize::from(woken(&self.waiters[i]))),
+            Grant::Front => self.waiters.front().map_or(0, |w| usize::from(woken(w))),
+        }
+    }
+
     /// Marks the waiters `grant` would admit as woken, keeping them queued,
     /// and adds them to `wake`. Returns how many.
     pub(crate) fn wake(&mut self, grant: Grant, cause: Cause, wake: &mut WakeList) -> usize {
