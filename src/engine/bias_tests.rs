@@ -114,11 +114,15 @@ fn writer_revokes_and_waits_for_a_published_reader() {
         assert!(l.is_locked());
         assert!(!l.try_lock_exclusive());
         // The window: end + 9 × cost, where start ≥ before, end ≤ after and
-        // the cost is at least 1 ns and at most `after - before`.
+        // the cost is at least `MIN_REVOKE_COST` and otherwise at most
+        // `after - before`.
         let until = inhibit_until(&l);
-        assert!(until >= before + bias::INHIBIT_FACTOR, "window ends at {until}, revocation began after {before}");
         assert!(
-            until <= after + bias::INHIBIT_FACTOR * (after - before).max(1),
+            until >= before + bias::INHIBIT_FACTOR * bias::MIN_REVOKE_COST,
+            "window ends at {until}, revocation began after {before}"
+        );
+        assert!(
+            until <= after + bias::INHIBIT_FACTOR * (after - before).max(bias::MIN_REVOKE_COST),
             "window ends at {until}, past {after} + 9 × {}",
             after - before
         );
