@@ -299,8 +299,10 @@ fn admits(kind: PolicyKind, who: Kind, s: u32, q: QueueView, exact: bool) -> boo
         // Waiting writers are ignored; only a holding writer blocks readers.
         s & WRITER == 0
     } else {
-        // WriterPreferring, PhaseFair: no writer holds or waits.
-        s & WRITER == 0 && !q.writers
+        // WriterPreferring, PhaseFair: no writer holds or waits. (Written
+        // as one test, so that with the state word's view, where
+        // `q.writers` is `s & QUEUED != 0`, the fast path folds to one mask.)
+        (s & WRITER) | q.writers as u32 == 0
     }
 }
 
