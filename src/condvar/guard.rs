@@ -11,6 +11,7 @@
 use crate::blocking::arc::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
 use crate::blocking::reentrant::{ReentrantRwLockReadGuard, ReentrantRwLockWriteGuard};
 use crate::blocking::rwlock::{RwLockReadGuard, RwLockWriteGuard};
+use crate::engine::bias::ReadToken as _;
 use crate::engine::waiter::{Kind, Waiter, WakeList};
 use crate::engine::RawRwLock;
 use crate::loom::Arc;
@@ -49,13 +50,9 @@ impl<P: Policy> WaitLock for RawRwLock<P> {
         }
     }
     unsafe fn unlock_kind(&self, kind: Kind) {
-        // SAFETY: forwarded from the caller's obligation.
-        unsafe {
-            match kind {
-                Kind::Read => self.unlock_shared(),
-                Kind::Write => self.unlock_exclusive(),
-            }
-        }
+        // SAFETY: forwarded from the caller's obligation (a condvar's read
+        // lock is a counted one: see the read guards' `before_wait`).
+        unsafe { self.unlock_held(kind, P::ReadToken::COUNTED) }
     }
     fn readers_full(&self) -> bool {
         P::KIND != crate::policy::PolicyKind::Exclusive && self.state_snapshot().readers >= crate::engine::MAX_READERS

@@ -206,6 +206,8 @@ impl<P: Policy> RawRwLock<P> {
     /// If the reader count would overflow.
     #[inline]
     pub(crate) fn lock_read(&self) -> P::ReadToken {
+        // (`read_with` with a blocking acquire, spelled out: through the
+        // `Option` the biased read+unlock costs two more instructions.)
         if P::BIASED {
             if let Some(token) = self.try_read_biased() {
                 return token;
@@ -362,13 +364,26 @@ impl<P: Policy> RawRwLock<P> {
     /// The caller holds the read lock `token` stands for.
     pub(crate) unsafe fn count_in(&self, token: P::ReadToken) {
         if let Some(index) = token.slot() {
-            // Count first, then leave the slot: the lock never looks
-            // emptier than it is. If a revocation moved the entry first,
-            // take the extra count back (the caller's is in already).
-            self.state.fetch_add(READER, Ordering::Relaxed);
-            if slot(index).compare_exchange(self.addr(), 0, Ordering::Relaxed, Ordering::Relaxed).is_err() {
-                self.state.fetch_sub(READER, Ordering::Relaxed);
-            }
+            // If a revocation moved the entry first, the caller's read is
+            // in the count already.
+            self.move_into_count(slot(index));
+        }
+    }
+
+    /// Moves the entry of this lock in `slot`, if it is still there, into
+    /// the state word's count: count first, then empty the slot, so that
+    /// the lock never looks emptier than it is; if the slot was emptied
+    /// first (its reader left, or another mover took it), takes the count
+    /// back. `Acquire` on failure too: a reader that left by emptying its
+    /// slot (`Release`) is done with the data.
+    ///
+    /// The caller holds a read lock of this lock (its own, or a
+    /// revocation's temporary one), so taking the count back never
+    /// releases the last reader.
+    fn move_into_count(&self, slot: &AtomicUsize) {
+        self.state.fetch_add(READER, Ordering::Relaxed);
+        if slot.compare_exchange(self.addr(), 0, Ordering::Acquire, Ordering::Acquire).is_err() {
+            self.state.fetch_sub(READER, Ordering::Relaxed);
         }
     }
 
@@ -430,14 +445,7 @@ impl<P: Policy> RawRwLock<P> {
         let me = self.addr();
         for slot in slots() {
             if slot.load(Ordering::SeqCst) == me {
-                self.state.fetch_add(READER, Ordering::Relaxed);
-                // `Acquire` on failure too: a reader that left by emptying
-                // its slot (`Release`) is done with the data.
-                if slot.compare_exchange(me, 0, Ordering::Acquire, Ordering::Acquire).is_err() {
-                    // Its reader left first; we hold the temporary read lock,
-                    // so this is never the last reader.
-                    self.state.fetch_sub(READER, Ordering::Relaxed);
-                }
+                self.move_into_count(slot);
             }
         }
         let end = now_ns();
