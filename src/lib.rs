@@ -244,6 +244,8 @@
 //! rwlocker against all of them in one process.
 #![warn(missing_docs)]
 
+#[cfg(not(loom))]
+mod clock;
 mod loom;
 mod macros;
 

@@ -85,13 +85,8 @@ mod imp {
         ID.with(|id| id as *const u8 as usize)
     }
 
-    /// The engine's clock: nanoseconds since its first use in this process
-    /// (monotonic; a `u64` of nanoseconds lasts 584 years).
-    #[inline]
-    pub(crate) fn now_ns() -> u64 {
-        static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        EPOCH.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
-    }
+    /// The engine's clock (see the `clock` module).
+    pub(crate) use crate::clock::now_ns;
 }
 
 #[cfg(loom)]
