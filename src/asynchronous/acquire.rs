@@ -59,7 +59,7 @@ impl Acquire {
                     Kind::Read => raw.try_lock_shared(),
                     Kind::Write => raw.try_lock_exclusive(),
                 };
-                if got {
+                if got || raw.spin_task_arrival(self.kind) {
                     self.state = State::Done;
                     return Poll::Ready(P::ReadToken::COUNTED);
                 }

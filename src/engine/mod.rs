@@ -869,25 +869,21 @@ impl<P: Policy> RawRwLock<P> {
     /// (Both bounds are 0 under loom, which explores no spinning.)
     #[allow(clippy::reversed_empty_ranges, clippy::absurd_extreme_comparisons)]
     fn spin_barging(&self, kind: Kind, deadline: Option<Instant>) -> bool {
-        for round in 0..BARGE_SPINS + BARGE_YIELDS {
+        if self.spin_busy(kind) {
+            return true;
+        }
+        for _ in 0..BARGE_YIELDS {
             // A writer facing readers queues after the short busy rounds
             // under `WriterPreferring` and `PhaseFair`: its queued presence
             // is what stops new readers, and yielding its core to them would
             // only let more of them in (a writer could wait milliseconds).
-            if round >= BARGE_SPINS
-                && kind == Kind::Write
+            if kind == Kind::Write
                 && P::KIND != PolicyKind::ReaderPreferring
                 && readers(self.state.load(Ordering::Relaxed)) > 0
             {
                 return false;
             }
-            if round < BARGE_SPINS {
-                for _ in 0..(2u32 << round) {
-                    spin_loop();
-                }
-            } else {
-                yield_now();
-            }
+            yield_now();
             if self.try_lock_kind(kind) {
                 return true;
             }
@@ -896,6 +892,29 @@ impl<P: Policy> RawRwLock<P> {
             }
         }
         false
+    }
+
+    /// The busy rounds of [`spin_barging`](Self::spin_barging): rounds of
+    /// 2, 4, 8, … spin-loop hints, each followed by one attempt (under a
+    /// microsecond in all). Returns whether the lock is held.
+    #[allow(clippy::reversed_empty_ranges)]
+    fn spin_busy(&self, kind: Kind) -> bool {
+        (0..BARGE_SPINS).any(|round| {
+            for _ in 0..(2u32 << round) {
+                spin_loop();
+            }
+            self.try_lock_kind(kind)
+        })
+    }
+
+    /// Default mode, a task's arrival: only the busy rounds of
+    /// [`spin_barging`](Self::spin_barging) (a task never yields its
+    /// worker thread), so that a task whose lock is released a moment later
+    /// takes it instead of queueing and paying a wake-up and a trip through
+    /// its executor. Returns whether the lock is held; always false under
+    /// `Strict<P>`, whose arrivals do not spin.
+    pub(crate) fn spin_task_arrival(&self, kind: Kind) -> bool {
+        !P::STRICT && self.spin_busy(kind)
     }
 
     /// Waits for a grant without parking, for at most [`SPIN_FIRST`] plus
