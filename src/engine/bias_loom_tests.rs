@@ -23,26 +23,19 @@
 //! does not (the read-modify-write after it carries the slot's write to the
 //! revoker): that one rests on the argument in the `bias` module alone.
 
+use super::loom_tests::{actor, model_at, Shared, NEVER};
 use super::waiter::{Kind, Waiter, WAITING};
-use super::{readers, RawRwLock, BIASED};
+use super::{readers, BIASED};
 use crate::engine::bias::ReadToken;
-use crate::loom::{set_model_time, Arc, Ordering, UnsafeCell};
+use crate::loom::{set_model_time, Arc, Ordering};
 use crate::policy::{PhaseFair, Policy, ReadBiased, ReaderPreferring, Strict, WriterPreferring};
-use loom::thread;
 use std::sync::atomic::{AtomicUsize as StdAtomicUsize, Ordering as StdOrdering};
 
-/// A starvation bound no model reaches (the default mode barges freely).
-const NEVER: u64 = u64::MAX / 2;
-
 /// `loom::model` exploring at least `min_preemptions` preemptions, with
-/// the model clock standing at `now`.
+/// the model clock standing at `now` (no model reaches the starvation
+/// bound: the default mode barges freely).
 fn model(min_preemptions: usize, now: u64, f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = builder.preemption_bound.map(|p| p.max(min_preemptions));
-    builder.check(move || {
-        set_model_time(now, NEVER);
-        f()
-    });
+    model_at(min_preemptions, now, NEVER, f)
 }
 
 /// [`model`] exploring at most `max_preemptions` preemptions, for a model
@@ -85,23 +78,12 @@ impl Paths {
     }
 }
 
-/// A raw read-biased lock and the value it protects.
-struct Shared<P: Policy> {
-    lock: RawRwLock<P>,
-    value: UnsafeCell<usize>,
-}
-
-// SAFETY: `value` is only accessed with `lock` held in the matching mode
-// (loom checks that claim), or after every other thread was joined.
-unsafe impl<P: Policy> Sync for Shared<P> {}
-// SAFETY: as above; the value is a plain `usize`.
-unsafe impl<P: Policy> Send for Shared<P> {}
-
+/// What the models need of the shared lock beyond the engine models'.
 impl<P: Policy> Shared<P> {
     /// A new lock with the bias on: a counted read (the bias is off at
     /// first) turns it on, and its release leaves it on.
     fn biased() -> Arc<Self> {
-        let s = Arc::new(Self { lock: RawRwLock::new(), value: UnsafeCell::new(0) });
+        let s = Self::new();
         let token = s.lock.lock_read();
         assert!(token.slot().is_none(), "the first read of a lock is counted");
         // SAFETY: the read lock taken just above.
@@ -118,18 +100,6 @@ impl<P: Policy> Shared<P> {
         self.state() & BIASED != 0
     }
 
-    /// Reads the value; a read (or the write) lock is held.
-    fn read(&self) -> usize {
-        // SAFETY: the caller holds a lock that excludes writers.
-        self.value.with(|v| unsafe { *v })
-    }
-
-    /// Adds one; the write lock is held.
-    fn bump(&self) {
-        // SAFETY: the caller holds the write lock.
-        self.value.with_mut(|v| unsafe { *v += 1 });
-    }
-
     /// A read through the biased path if the bias is on; returns what it saw.
     fn read_biased(&self, paths: &Paths) -> usize {
         let token = self.lock.lock_read();
@@ -138,13 +108,6 @@ impl<P: Policy> Shared<P> {
         // SAFETY: the read lock taken just above.
         unsafe { self.lock.unlock_read(token) };
         v
-    }
-
-    fn increment(&self) {
-        self.lock.lock_exclusive();
-        self.bump();
-        // SAFETY: taken just above.
-        unsafe { self.lock.unlock_exclusive() };
     }
 
     /// Nobody holds the lock, nobody is queued or published, and the bias
@@ -157,17 +120,6 @@ impl<P: Policy> Shared<P> {
         assert_eq!(self.lock.published_readers(), 0, "a published reader left behind");
         assert_eq!(self.state(), 0, "state word not empty after everyone left: {:#x}", self.state());
     }
-}
-
-/// Runs `f` on a new model thread with its own handle on `s`. (Model
-/// threads do the lock operations; the main thread only joins, see
-/// `loom_tests::actor`.)
-fn actor<P: Policy, R: Send + 'static>(
-    s: &Arc<Shared<P>>,
-    f: impl FnOnce(&Arc<Shared<P>>) -> R + Send + 'static,
-) -> thread::JoinHandle<R> {
-    let s = s.clone();
-    thread::spawn(move || f(&s))
 }
 
 /// Publish versus revoke: a reader of a biased lock races a writer, whose
@@ -352,7 +304,7 @@ fn no_re_enable_during_revocation<P: Policy>() {
 fn enable_vs_queued_writer<P: Policy>() {
     let paths = Paths::new();
     model(2, 0, move || {
-        let s = Arc::new(Shared::<P> { lock: RawRwLock::new(), value: UnsafeCell::new(0) });
+        let s = Shared::<P>::new();
         let r = actor(&s, move |s| (s.read_biased(paths), s.read_biased(paths)));
         let w = actor(&s, move |s| s.increment());
         let (a, b) = r.join().unwrap();

@@ -26,23 +26,30 @@ fn model(min_preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
 }
 
 /// A starvation bound no model reaches: the default mode barges freely.
-const NEVER: u64 = u64::MAX / 2;
+pub(super) const NEVER: u64 = u64::MAX / 2;
 
 /// [`model`] with the default mode's starvation bound set to `bound` (the
 /// model clock stands at 0, so a bound of 0 puts every queued waiter past
 /// it at once: the lock hands off exactly, through the `HANDOFF` state).
 fn model_with_bound(min_preemptions: usize, bound: u64, f: impl Fn() + Sync + Send + 'static) {
+    model_at(min_preemptions, 0, bound, f)
+}
+
+/// [`model`] with the model clock standing at `now` and the starvation
+/// bound at `bound`.
+pub(super) fn model_at(min_preemptions: usize, now: u64, bound: u64, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = builder.preemption_bound.map(|p| p.max(min_preemptions));
     builder.check(move || {
-        crate::loom::set_model_time(0, bound);
+        crate::loom::set_model_time(now, bound);
         f()
     });
 }
 
-/// A raw lock and the value it protects.
-struct Shared<P: Policy> {
-    lock: RawRwLock<P>,
+/// A raw lock and the value it protects (the reader-bias models add their
+/// own methods to it).
+pub(super) struct Shared<P: Policy> {
+    pub(super) lock: RawRwLock<P>,
     value: UnsafeCell<usize>,
 }
 
@@ -53,18 +60,18 @@ unsafe impl<P: Policy> Sync for Shared<P> {}
 unsafe impl<P: Policy> Send for Shared<P> {}
 
 impl<P: Policy> Shared<P> {
-    fn new() -> Arc<Self> {
+    pub(super) fn new() -> Arc<Self> {
         Arc::new(Shared { lock: RawRwLock::new(), value: UnsafeCell::new(0) })
     }
 
     /// Reads the value; a read (or the write) lock is held.
-    fn read(&self) -> usize {
+    pub(super) fn read(&self) -> usize {
         // SAFETY: the caller holds a lock that excludes writers.
         self.value.with(|v| unsafe { *v })
     }
 
     /// Adds one and returns the new value; the write lock is held.
-    fn bump(&self) -> usize {
+    pub(super) fn bump(&self) -> usize {
         // SAFETY: the caller holds the write lock.
         self.value.with_mut(|v| unsafe {
             *v += 1;
@@ -72,7 +79,7 @@ impl<P: Policy> Shared<P> {
         })
     }
 
-    fn increment(&self) {
+    pub(super) fn increment(&self) {
         self.lock.lock_exclusive();
         self.bump();
         // SAFETY: taken just above.
@@ -101,9 +108,9 @@ impl<P: Policy> Shared<P> {
 /// only joins them: a waiter's wakeup may arrive after it saw its grant and
 /// moved on (harmless with std's park), and loom mis-handles an unpark that
 /// reaches a thread blocked in `join` (tokio-rs/loom#249).
-fn actor<P: Policy, R: Send + 'static>(
+pub(super) fn actor<P: Policy, R: Send + 'static>(
     s: &Arc<Shared<P>>,
-    f: impl FnOnce(&Shared<P>) -> R + Send + 'static,
+    f: impl FnOnce(&Arc<Shared<P>>) -> R + Send + 'static,
 ) -> thread::JoinHandle<R> {
     let s = s.clone();
     thread::spawn(move || f(&s))
