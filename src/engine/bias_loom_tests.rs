@@ -129,11 +129,20 @@ impl<P: Policy> Shared<P> {
 /// gone and back off. Either way the writer never overlaps the read
 /// (loom's data-race check), and nothing is left published or counted.
 fn publish_vs_revoke<P: Policy>() {
+    biased_reader_vs_writer::<P>(|s| s.increment());
+}
+
+/// The shape of several models: one biased reader races one writer that
+/// writes once through `write`, a path that must revoke the bias first.
+/// The reader sees the value before or after the write, never during it
+/// (loom's data-race check), the value ends at 1, and the lock ends idle
+/// with nothing left published or counted and the bias off.
+fn biased_reader_vs_writer<P: Policy>(write: fn(&Shared<P>)) {
     let paths = Paths::new();
     model(2, 0, move || {
         let s = Shared::<P>::biased();
         let r = actor(&s, move |s| s.read_biased(paths));
-        let w = actor(&s, move |s| s.increment());
+        let w = actor(&s, move |s| write(s));
         assert!(r.join().unwrap() <= 1);
         w.join().unwrap();
         assert_eq!(s.read(), 1);
@@ -325,48 +334,28 @@ fn enable_vs_queued_writer<P: Policy>() {
 /// reader's release (which empties its slot and never looks at the queue)
 /// would leave the writer queued forever.
 fn queued_writer_vs_biased_reader<P: Policy>() {
-    let paths = Paths::new();
-    model(2, 0, move || {
-        let s = Shared::<P>::biased();
-        let r = actor(&s, move |s| s.read_biased(paths));
-        let w = actor(&s, move |s| {
-            let waiter = Waiter::thread(Kind::Write, WAITING);
-            if !s.lock.arrive(&waiter) {
-                assert!(s.lock.wait_granted(&waiter, None));
-            }
-            s.bump();
-            // SAFETY: admitted or granted just above.
-            unsafe { s.lock.unlock_exclusive() };
-        });
-        assert!(r.join().unwrap() <= 1);
-        w.join().unwrap();
-        assert_eq!(s.read(), 1);
-        s.assert_idle_revoked();
+    biased_reader_vs_writer::<P>(|s| {
+        let waiter = Waiter::thread(Kind::Write, WAITING);
+        if !s.lock.arrive(&waiter) {
+            assert!(s.lock.wait_granted(&waiter, None));
+        }
+        s.bump();
+        // SAFETY: admitted or granted just above.
+        unsafe { s.lock.unlock_exclusive() };
     });
-    paths.assert_explored(true);
 }
 
 /// An async writer (`RawAcquire::write`, polled by `block_on`) racing a
 /// biased reader: its first poll revokes (`try_lock_exclusive`), then it
 /// queues behind the counted-in reader and is woken by its release.
 fn async_writer_vs_biased_reader<P: Policy>() {
-    let paths = Paths::new();
-    model(2, 0, move || {
-        let s = Shared::<P>::biased();
-        let r = actor(&s, move |s| s.read_biased(paths));
-        let w = actor(&s, move |s| {
-            let mut acquire = crate::RawAcquire::write(&s.lock);
-            loom::future::block_on(core::future::poll_fn(|cx| acquire.poll(cx)));
-            s.bump();
-            // SAFETY: the acquisition completed: the write lock is held.
-            unsafe { s.lock.unlock_exclusive() };
-        });
-        assert!(r.join().unwrap() <= 1);
-        w.join().unwrap();
-        assert_eq!(s.read(), 1);
-        s.assert_idle_revoked();
+    biased_reader_vs_writer::<P>(|s| {
+        let mut acquire = crate::RawAcquire::write(&s.lock);
+        loom::future::block_on(core::future::poll_fn(|cx| acquire.poll(cx)));
+        s.bump();
+        // SAFETY: the acquisition completed: the write lock is held.
+        unsafe { s.lock.unlock_exclusive() };
     });
-    paths.assert_explored(true);
 }
 
 /// An upgrade from a published read: the reader counts itself in
