@@ -54,8 +54,8 @@ static SCALE: OnceLock<Scale> = OnceLock::new();
 #[inline]
 pub(crate) fn now_ns() -> u64 {
     if let Some(scale) = SCALE.get() {
-        let ticks = counter::read().unwrap_or(scale.base_ticks);
-        let since = ticks.saturating_sub(scale.base_ticks);
+        // (The scale is fixed only where the counter is usable.)
+        let since = counter::ticks().saturating_sub(scale.base_ticks);
         return scale.base_ns + ((u128::from(since) * u128::from(scale.ns_per_tick_q32)) >> 32) as u64;
     }
     now_ns_uncalibrated()
@@ -88,16 +88,21 @@ mod counter {
 
     /// The time-stamp counter, if the CPU declares it invariant (constant
     /// rate, never stopped: CPUID leaf `0x8000_0007`, EDX bit 8).
-    #[inline]
     pub(super) fn read() -> Option<u64> {
         match USABLE.load(Ordering::Relaxed) {
-            1 => {}
-            0 if check() => {}
-            _ => return None,
+            1 => Some(ticks()),
+            0 if check() => Some(ticks()),
+            _ => None,
         }
+    }
+
+    /// The time-stamp counter, unchecked (for readings after [`read`] has
+    /// said it is usable).
+    #[inline]
+    pub(super) fn ticks() -> u64 {
         // SAFETY: `rdtsc` exists on every x86-64 CPU and only reads the
         // counter.
-        Some(unsafe { core::arch::x86_64::_rdtsc() })
+        unsafe { core::arch::x86_64::_rdtsc() }
     }
 
     #[cold]
@@ -119,9 +124,13 @@ mod counter {
 #[cfg(not(target_arch = "x86_64"))]
 mod counter {
     /// No counter: the clock stays on `Instant`.
-    #[inline]
     pub(super) fn read() -> Option<u64> {
         None
+    }
+
+    /// Never called: without a counter the scale is never fixed.
+    pub(super) fn ticks() -> u64 {
+        0
     }
 }
 
