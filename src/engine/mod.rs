@@ -867,7 +867,7 @@ impl<P: Policy> RawRwLock<P> {
     /// Default mode: retries the lock a few times before the caller
     /// queues, spinning first, then yielding. Returns whether it is held.
     /// (Both bounds are 0 under loom, which explores no spinning.)
-    #[allow(clippy::reversed_empty_ranges, clippy::absurd_extreme_comparisons)]
+    #[allow(clippy::reversed_empty_ranges)]
     fn spin_barging(&self, kind: Kind, deadline: Option<Instant>) -> bool {
         if self.spin_busy(kind) {
             return true;
