@@ -198,6 +198,21 @@ const BARGE_SPINS: u32 = 0;
 #[cfg(loom)]
 const BARGE_YIELDS: u32 = 0;
 
+/// Round `round` of the default mode's back-off, which arrivals and woken
+/// waiters share: `2 << round` spin-loop hints in the first
+/// [`BARGE_SPINS`] rounds, one `yield_now` in each round after them.
+#[inline]
+#[allow(clippy::absurd_extreme_comparisons)]
+fn back_off(round: u32) {
+    if round < BARGE_SPINS {
+        for _ in 0..(2u32 << round) {
+            spin_loop();
+        }
+    } else {
+        yield_now();
+    }
+}
+
 /// How long the first queued waiter waits for its grant awake before
 /// parking: about as long as a release takes to come when a short
 /// critical section is running. See [`RawRwLock::spin_granted`]. No
@@ -900,9 +915,7 @@ impl<P: Policy> RawRwLock<P> {
     #[allow(clippy::reversed_empty_ranges)]
     fn spin_busy(&self, kind: Kind) -> bool {
         (0..BARGE_SPINS).any(|round| {
-            for _ in 0..(2u32 << round) {
-                spin_loop();
-            }
+            back_off(round);
             self.try_lock_kind(kind)
         })
     }
@@ -1064,7 +1077,7 @@ impl<P: Policy> RawRwLock<P> {
     /// a little for it to come free (spinning, then yielding, as an arrival
     /// does) before it makes its attempt, so that it does not go back to
     /// sleep at once, to be woken again by the next release.
-    #[allow(clippy::reversed_empty_ranges, clippy::absurd_extreme_comparisons)]
+    #[allow(clippy::reversed_empty_ranges)]
     fn spin_woken(&self, waiter: &Waiter, deadline: Option<Instant>) {
         for round in 0..BARGE_SPINS + BARGE_YIELDS {
             let s = self.state.load(Ordering::Relaxed);
@@ -1076,13 +1089,7 @@ impl<P: Policy> RawRwLock<P> {
             if open || waiter.state() != WOKEN || deadline.is_some_and(|d| Instant::now() >= d) {
                 return;
             }
-            if round < BARGE_SPINS {
-                for _ in 0..(2u32 << round) {
-                    spin_loop();
-                }
-            } else {
-                yield_now();
-            }
+            back_off(round);
         }
     }
 
