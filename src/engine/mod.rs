@@ -203,7 +203,7 @@ const BARGE_YIELDS: u32 = 0;
 /// [`BARGE_SPINS`] rounds, one `yield_now` in each round after them.
 #[inline]
 #[allow(clippy::absurd_extreme_comparisons)]
-fn back_off(round: u32) {
+fn pause_round(round: u32) {
     if round < BARGE_SPINS {
         for _ in 0..(2u32 << round) {
             spin_loop();
@@ -915,7 +915,7 @@ impl<P: Policy> RawRwLock<P> {
     #[allow(clippy::reversed_empty_ranges)]
     fn spin_busy(&self, kind: Kind) -> bool {
         (0..BARGE_SPINS).any(|round| {
-            back_off(round);
+            pause_round(round);
             self.try_lock_kind(kind)
         })
     }
@@ -1089,7 +1089,7 @@ impl<P: Policy> RawRwLock<P> {
             if open || waiter.state() != WOKEN || deadline.is_some_and(|d| Instant::now() >= d) {
                 return;
             }
-            back_off(round);
+            pause_round(round);
         }
     }
 
